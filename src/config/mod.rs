@@ -1,0 +1,1 @@
+//! Configuration: YAML types, loading with precise errors, validation.

@@ -1,0 +1,2 @@
+//! The `shardgate` command line: parse arguments, load config, run the proxy.
+fn main() {}
