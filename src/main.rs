@@ -1,2 +1,143 @@
-//! The `shardgate` command line: parse arguments, load config, run the proxy.
-fn main() {}
+//! The `shardgate` command line: parse arguments, load and check the config, run the proxy.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use shardgate::backend::connection::{BackendConn, Target};
+use shardgate::config::{self, Config, LogFormat};
+use shardgate::protocol::auth::RsaKeys;
+use shardgate::runtime::Proxy;
+use tracing_subscriber::EnvFilter;
+
+/// MySQL-protocol sharding and read/write-splitting proxy.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// The YAML configuration file.
+    #[arg(long, short = 'c')]
+    config: PathBuf,
+    /// Validate the configuration and exit (non-zero with the location of the problem).
+    #[arg(long)]
+    check: bool,
+}
+
+/// Used in the greeting when neither the config nor the default primary gives a version.
+const FALLBACK_VERSION: &str = "8.0.35-shardgate";
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let config = match config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("shardgate: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check {
+        println!(
+            "{}: configuration OK ({} users, {} shards)",
+            args.config.display(),
+            config.users.len(),
+            config.shards.len()
+        );
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("shardgate: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("shardgate: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.logging.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match config.logging.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let rsa = tokio::task::spawn_blocking(RsaKeys::generate)
+        .await
+        .map_err(|e| format!("RSA key generation: {e}"))?
+        .map_err(|e| format!("RSA key generation: {e}"))?;
+    let server_version = server_version(&config).await;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(listen = %local, version = %server_version, shards = config.shards.len(), "shardgate ready");
+    let proxy = Arc::new(Proxy::new(config, rsa, server_version));
+    shardgate::server::run(listener, proxy, shutdown_signal()).await;
+    Ok(())
+}
+
+/// The configured version, else the default primary's own, else a fallback.
+async fn server_version(config: &Config) -> String {
+    if let Some(v) = &config.server_version {
+        return v.clone();
+    }
+    let Some(shard) = config.shard(&config.default_shard) else {
+        return FALLBACK_VERSION.to_string();
+    };
+    let target = Target {
+        name: format!("{}/primary {}", shard.name, shard.primary.address),
+        address: shard.primary.address.clone(),
+        user: config.backend.user.clone(),
+        password: config.backend.password.clone(),
+        connect_timeout: config.pool.connect_timeout(),
+    };
+    match BackendConn::connect(&target, false).await {
+        Ok(conn) => conn.server_version.clone(),
+        Err(e) => {
+            tracing::warn!(
+                "cannot read the default primary's version ({e}); announcing {FALLBACK_VERSION}"
+            );
+            FALLBACK_VERSION.to_string()
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutdown requested");
+}

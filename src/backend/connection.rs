@@ -1,0 +1,363 @@
+//! One connection to a backend server: connect and log in (mysql_native_password and
+//! caching_sha2_password), then send commands and read replies on behalf of the executor.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
+use mysql_common::auth::plugins::mysql_native_password::scramble_native;
+use mysql_common::constants::CapabilityFlags as C;
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::{HandshakePacket, HandshakeResponse};
+use mysql_common::proto::MySerialize;
+use tokio::net::TcpStream;
+
+use super::BackendError;
+use crate::protocol::packets::{self, ERR_HEADER, OK_HEADER};
+use crate::protocol::{PacketIo, ProtocolError, auth, command};
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Largest reply the proxy reads whole from a backend for its own commands.
+const MAX_INTERNAL_REPLY: usize = 16 << 20;
+
+/// Where and as whom to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Human-readable name used in logs and errors, e.g. `s0/primary 127.0.0.1:23306`.
+    pub name: String,
+    pub address: String,
+    pub user: String,
+    pub password: String,
+    pub connect_timeout: Duration,
+}
+
+/// A reply to one of the proxy's own commands.
+#[derive(Debug)]
+pub enum Reply {
+    Ok {
+        status: u16,
+    },
+    /// The server's ERR packet, kept whole so it can be forwarded.
+    Err(Vec<u8>),
+}
+
+/// A logged-in backend connection.
+pub struct BackendConn {
+    pub io: PacketIo<TcpStream>,
+    /// Proxy-wide unique id (prepared statement ids are valid per connection).
+    pub id: u64,
+    pub server_version: String,
+    /// Opened with CLIENT_FOUND_ROWS (affected rows = matched rows).
+    pub found_rows: bool,
+    /// Current COM_SET_OPTION multi-statement state.
+    pub multi_statements: bool,
+    /// Current default schema, when known.
+    pub schema: Option<String>,
+    /// Current connection collation id (as set by the handshake or SET NAMES by the proxy).
+    pub collation: u16,
+    /// Last status flags seen.
+    pub status: u16,
+    /// False once a reply was not read to its end or the socket failed: never reuse it.
+    pub reusable: bool,
+    pub created: Instant,
+    pub last_used: Instant,
+}
+
+/// Capabilities the proxy asks of backends.
+fn wanted_capabilities(found_rows: bool) -> C {
+    let mut caps = C::CLIENT_LONG_PASSWORD
+        | C::CLIENT_LONG_FLAG
+        | C::CLIENT_PROTOCOL_41
+        | C::CLIENT_TRANSACTIONS
+        | C::CLIENT_SECURE_CONNECTION
+        | C::CLIENT_MULTI_STATEMENTS
+        | C::CLIENT_MULTI_RESULTS
+        | C::CLIENT_PS_MULTI_RESULTS
+        | C::CLIENT_PLUGIN_AUTH
+        | C::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
+        | C::CLIENT_SESSION_TRACK
+        | C::CLIENT_DEPRECATE_EOF;
+    if found_rows {
+        caps |= C::CLIENT_FOUND_ROWS;
+    }
+    caps
+}
+
+/// The capabilities a backend must offer.
+fn required_capabilities() -> C {
+    C::CLIENT_PROTOCOL_41
+        | C::CLIENT_SECURE_CONNECTION
+        | C::CLIENT_PLUGIN_AUTH
+        | C::CLIENT_SESSION_TRACK
+        | C::CLIENT_DEPRECATE_EOF
+}
+
+/// utf8mb4_general_ci: the collation every backend connection starts with.
+pub const HANDSHAKE_COLLATION: u16 = 45;
+
+impl BackendConn {
+    /// Connects and logs in, within the target's connect timeout.
+    pub async fn connect(target: &Target, found_rows: bool) -> Result<Self, BackendError> {
+        match tokio::time::timeout(
+            target.connect_timeout,
+            Self::connect_inner(target, found_rows),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::ConnectTimeout {
+                backend: target.name.clone(),
+                ms: target.connect_timeout.as_millis() as u64,
+            }),
+        }
+    }
+
+    async fn connect_inner(target: &Target, found_rows: bool) -> Result<Self, BackendError> {
+        let lost = |source| BackendError::Lost {
+            backend: target.name.clone(),
+            source,
+        };
+        let stream = TcpStream::connect(&target.address)
+            .await
+            .map_err(|source| BackendError::Connect {
+                backend: target.name.clone(),
+                source,
+            })?;
+        stream.set_nodelay(true).map_err(|e| lost(e.into()))?;
+        let mut io = PacketIo::new(stream);
+        let (greeting, seq) = io.read_packet(0, MAX_INTERNAL_REPLY).await.map_err(lost)?;
+        if greeting.first() == Some(&ERR_HEADER) {
+            let (code, _, message) = packets::parse_err(&greeting).map_err(lost)?;
+            return Err(BackendError::LoginRefused {
+                backend: target.name.clone(),
+                code,
+                message,
+            });
+        }
+        let hs: HandshakePacket<'_> = ParseBuf(&greeting)
+            .parse(())
+            .map_err(|_| lost(ProtocolError::Malformed("bad greeting")))?;
+        let unsupported = |reason: &str| BackendError::Unsupported {
+            backend: target.name.clone(),
+            reason: reason.to_string(),
+        };
+        if !hs.capabilities().contains(required_capabilities()) {
+            return Err(unsupported(
+                "server lacks CLIENT_DEPRECATE_EOF/SESSION_TRACK/PLUGIN_AUTH (MySQL >= 5.7 or MariaDB >= 10.2 needed)",
+            ));
+        }
+        let server_version = hs.server_version_str().into_owned();
+        let nonce = hs.nonce();
+        let mut scramble = [0u8; 20];
+        if nonce.len() < 20 {
+            return Err(unsupported("scramble shorter than 20 bytes"));
+        }
+        scramble.copy_from_slice(&nonce[..20]);
+        let plugin = hs
+            .auth_plugin_name_str()
+            .map(|p| p.into_owned())
+            .unwrap_or_else(|| auth::NATIVE.to_string());
+        let plugin = if plugin == auth::CACHING_SHA2 {
+            plugin
+        } else {
+            auth::NATIVE.to_string()
+        };
+        let caps = wanted_capabilities(found_rows) & hs.capabilities();
+        let response = Self::auth_response(&plugin, &scramble, &target.password);
+        let mut attrs = std::collections::HashMap::new();
+        attrs.insert("program_name".to_string(), "shardgate".to_string());
+        let hello = HandshakeResponse::new(
+            Some(response),
+            hs.server_version_parsed().unwrap_or((8, 0, 0)),
+            Some(target.user.as_bytes()),
+            None::<&[u8]>,
+            Some(mysql_common::packets::AuthPlugin::from_bytes(
+                plugin.as_bytes(),
+            )),
+            caps | C::CLIENT_CONNECT_ATTRS,
+            Some(attrs),
+            1 << 30,
+        );
+        let mut buf = Vec::with_capacity(128);
+        hello.serialize(&mut buf);
+        let mut seq = seq.wrapping_add(1);
+        io.write_packet(&mut seq, &buf);
+        io.flush().await.map_err(lost)?;
+
+        let mut conn = BackendConn {
+            io,
+            id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
+            server_version,
+            found_rows,
+            multi_statements: true,
+            schema: None,
+            collation: HANDSHAKE_COLLATION,
+            status: 0,
+            reusable: true,
+            created: Instant::now(),
+            last_used: Instant::now(),
+        };
+        conn.finish_auth(target, plugin, scramble, seq).await?;
+        Ok(conn)
+    }
+
+    fn auth_response(plugin: &str, scramble: &[u8; 20], password: &str) -> Vec<u8> {
+        if password.is_empty() {
+            return Vec::new();
+        }
+        let r = if plugin == auth::CACHING_SHA2 {
+            scramble_sha256(scramble, password.as_bytes()).map(|s| s.to_vec())
+        } else {
+            scramble_native(scramble, password.as_bytes()).map(|s| s.to_vec())
+        };
+        r.unwrap_or_default()
+    }
+
+    /// Reads the server's answers to the login until OK, following auth switches and
+    /// caching_sha2_password's fast path or full authentication (RSA public key exchange).
+    async fn finish_auth(
+        &mut self,
+        target: &Target,
+        mut plugin: String,
+        mut scramble: [u8; 20],
+        mut seq: u8,
+    ) -> Result<(), BackendError> {
+        let lost = |source| BackendError::Lost {
+            backend: target.name.clone(),
+            source,
+        };
+        for _ in 0..8 {
+            let (p, last) = self
+                .io
+                .read_packet(seq, MAX_INTERNAL_REPLY)
+                .await
+                .map_err(lost)?;
+            seq = last.wrapping_add(1);
+            let reply: Vec<u8> = match p.first().copied() {
+                Some(OK_HEADER) => {
+                    self.status = packets::Ok::parse(&p, true).map(|o| o.status).unwrap_or(0);
+                    return Ok(());
+                }
+                Some(ERR_HEADER) => {
+                    let (code, _, message) = packets::parse_err(&p).map_err(lost)?;
+                    return Err(BackendError::LoginRefused {
+                        backend: target.name.clone(),
+                        code,
+                        message,
+                    });
+                }
+                Some(0xFE) => {
+                    // Auth switch: plugin name NUL, new scramble (NUL-terminated).
+                    let mut r = packets::Reader::new(&p[1..]);
+                    plugin =
+                        String::from_utf8_lossy(r.null_terminated().map_err(lost)?).into_owned();
+                    let data = r.remaining();
+                    let data = data.strip_suffix(&[0]).unwrap_or(data);
+                    if data.len() < 20 {
+                        return Err(lost(ProtocolError::Malformed("short auth switch scramble")));
+                    }
+                    scramble.copy_from_slice(&data[..20]);
+                    if plugin != auth::NATIVE && plugin != auth::CACHING_SHA2 {
+                        return Err(BackendError::Unsupported {
+                            backend: target.name.clone(),
+                            reason: format!("authentication plugin {plugin}"),
+                        });
+                    }
+                    Self::auth_response(&plugin, &scramble, &target.password)
+                }
+                Some(0x01) if plugin == auth::CACHING_SHA2 => match p.get(1..) {
+                    Some([auth::SHA2_FAST_AUTH_OK]) => continue,
+                    Some([auth::SHA2_PERFORM_FULL_AUTH]) => vec![auth::SHA2_REQUEST_PUBLIC_KEY],
+                    Some(pem) => {
+                        let mut pass = target.password.as_bytes().to_vec();
+                        pass.push(0);
+                        for (i, b) in pass.iter_mut().enumerate() {
+                            *b ^= scramble[i % scramble.len()];
+                        }
+                        mysql_common::crypto::encrypt(&pass, pem).map_err(|e| {
+                            BackendError::Unsupported {
+                                backend: target.name.clone(),
+                                reason: format!("server RSA public key: {e}"),
+                            }
+                        })?
+                    }
+                    None => return Err(lost(ProtocolError::Malformed("empty auth data"))),
+                },
+                _ => return Err(lost(ProtocolError::Malformed("unexpected login packet"))),
+            };
+            self.io.write_packet(&mut seq, &reply);
+            self.io.flush().await.map_err(lost)?;
+        }
+        Err(lost(ProtocolError::Malformed("login did not finish")))
+    }
+
+    /// Sends one command packet (sequence id 0), flushed.
+    pub async fn send_command(&mut self, payload: &[u8]) -> Result<(), ProtocolError> {
+        let mut seq = 0;
+        self.io.write_packet(&mut seq, payload);
+        self.last_used = Instant::now();
+        let r = self.io.flush().await;
+        if r.is_err() {
+            self.reusable = false;
+        }
+        r
+    }
+
+    /// Runs one of the proxy's own commands that answers with OK (or EOF) or ERR.
+    pub async fn simple_command(&mut self, payload: &[u8]) -> Result<Reply, ProtocolError> {
+        self.send_command(payload).await?;
+        let result = self.io.read_packet(1, MAX_INTERNAL_REPLY).await;
+        let (p, _) = result.inspect_err(|_| self.reusable = false)?;
+        match p.first().copied() {
+            Some(ERR_HEADER) => Ok(Reply::Err(p.to_vec())),
+            Some(OK_HEADER) | Some(packets::EOF_HEADER) => {
+                let ok = packets::Ok::parse(&p, true).inspect_err(|_| self.reusable = false)?;
+                self.status = ok.status;
+                Ok(Reply::Ok { status: ok.status })
+            }
+            _ => {
+                self.reusable = false;
+                Err(ProtocolError::Malformed("expected OK or ERR"))
+            }
+        }
+    }
+
+    /// Changes the default schema (COM_INIT_DB).
+    pub async fn init_db(&mut self, schema: &str) -> Result<Reply, ProtocolError> {
+        let mut p = vec![command::COM_INIT_DB];
+        p.extend_from_slice(schema.as_bytes());
+        let r = self.simple_command(&p).await?;
+        if matches!(r, Reply::Ok { .. }) {
+            self.schema = Some(schema.to_string());
+        }
+        Ok(r)
+    }
+
+    /// Resets session state (COM_RESET_CONNECTION): variables, temporary tables, statements.
+    pub async fn reset(&mut self) -> Result<Reply, ProtocolError> {
+        let r = self
+            .simple_command(&[command::COM_RESET_CONNECTION])
+            .await?;
+        self.collation = HANDSHAKE_COLLATION;
+        self.multi_statements = true;
+        Ok(r)
+    }
+
+    /// Sets the multi-statement option (COM_SET_OPTION) if it differs.
+    pub async fn set_multi_statements(&mut self, on: bool) -> Result<Reply, ProtocolError> {
+        if self.multi_statements == on {
+            return Ok(Reply::Ok {
+                status: self.status,
+            });
+        }
+        let opt: u16 = if on { 0 } else { 1 };
+        let mut p = vec![command::COM_SET_OPTION];
+        p.extend_from_slice(&opt.to_le_bytes());
+        let r = self.simple_command(&p).await?;
+        if matches!(r, Reply::Ok { .. }) {
+            self.multi_statements = on;
+        }
+        Ok(r)
+    }
+}

@@ -1,0 +1,218 @@
+//! Single-target pass-through: send a command to one backend connection and stream its reply
+//! to the client frame by frame, rewriting only sequence ids and, where the client's
+//! capabilities differ, terminators and OK packets.
+
+use tokio::net::TcpStream;
+
+use super::ExecError;
+use crate::backend::connection::BackendConn;
+use crate::protocol::packets::{ERR_HEADER, OK_HEADER};
+use crate::protocol::response::{Action, ClientCaps, Expect, ResponseTracker};
+use crate::protocol::{PacketIo, ProtocolError};
+
+/// How a relayed reply ended.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Status flags of the last OK/terminator.
+    pub status: u16,
+    /// New default schema reported by the backend's session tracking.
+    pub schema: Option<String>,
+    /// The reply was an ERR.
+    pub failed: bool,
+}
+
+/// Sends `payload` as a command to the backend and relays the whole reply to the client.
+pub async fn forward(
+    client: &mut PacketIo<TcpStream>,
+    conn: &mut BackendConn,
+    backend_name: &str,
+    payload: &[u8],
+    expect: Expect,
+    caps: ClientCaps,
+) -> Result<Outcome, ExecError> {
+    send(conn, backend_name, payload).await?;
+    let tracker = ResponseTracker::new(expect, caps, conn.status);
+    let mut seq = 1;
+    relay(client, conn, backend_name, tracker, &mut seq, 1).await
+}
+
+/// Sends a command packet to the backend.
+pub async fn send(
+    conn: &mut BackendConn,
+    backend_name: &str,
+    payload: &[u8],
+) -> Result<(), ExecError> {
+    conn.send_command(payload)
+        .await
+        .map_err(|source| ExecError::Lost {
+            backend: backend_name.to_string(),
+            source,
+            partial: false,
+        })
+}
+
+/// A prepared statement as the backend described it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prepared {
+    pub backend_stmt_id: u32,
+    pub params: u16,
+    pub cols: u16,
+}
+
+/// Runs COM_STMT_PREPARE: the backend's statement id is replaced by the one `register` returns.
+pub async fn prepare(
+    client: &mut PacketIo<TcpStream>,
+    conn: &mut BackendConn,
+    backend_name: &str,
+    payload: &[u8],
+    caps: ClientCaps,
+    register: impl FnOnce(Prepared) -> u32,
+) -> Result<Outcome, ExecError> {
+    send(conn, backend_name, payload).await?;
+    let lost = |source| ExecError::Lost {
+        backend: backend_name.to_string(),
+        source,
+        partial: false,
+    };
+    let read = conn.io.read_packet(1, 1 << 20).await;
+    let (first, last_seq) = read.inspect_err(|_| conn.reusable = false).map_err(lost)?;
+    let mut seq = 1;
+    match first.first().copied() {
+        Some(OK_HEADER) if first.len() >= 12 => {
+            let u16_at = |i: usize| u16::from_le_bytes([first[i], first[i + 1]]);
+            let prepared = Prepared {
+                backend_stmt_id: u32::from_le_bytes([first[1], first[2], first[3], first[4]]),
+                cols: u16_at(5),
+                params: u16_at(7),
+            };
+            let proxy_id = register(prepared);
+            let mut rewritten = first.to_vec();
+            rewritten[1..5].copy_from_slice(&proxy_id.to_le_bytes());
+            client.write_packet(&mut seq, &rewritten);
+            let tracker = ResponseTracker::after_prepare_ok(
+                caps,
+                conn.status,
+                prepared.params,
+                prepared.cols,
+            );
+            relay(
+                client,
+                conn,
+                backend_name,
+                tracker,
+                &mut seq,
+                last_seq.wrapping_add(1),
+            )
+            .await
+        }
+        Some(ERR_HEADER) => {
+            client.write_packet(&mut seq, &first);
+            client.flush().await.map_err(ExecError::Client)?;
+            Ok(Outcome {
+                status: conn.status,
+                schema: None,
+                failed: true,
+            })
+        }
+        _ => {
+            conn.reusable = false;
+            Err(lost(ProtocolError::Malformed("bad COM_STMT_PREPARE reply")))
+        }
+    }
+}
+
+/// Relays reply packets from the backend until the tracker says the reply is complete.
+/// `seq` is the client-side sequence id to use next; `backend_seq` the one expected next.
+pub async fn relay(
+    client: &mut PacketIo<TcpStream>,
+    conn: &mut BackendConn,
+    backend_name: &str,
+    mut tracker: ResponseTracker,
+    seq: &mut u8,
+    mut backend_seq: u8,
+) -> Result<Outcome, ExecError> {
+    let mut partial = false;
+    while !tracker.is_done() {
+        let lost = |source, partial| ExecError::Lost {
+            backend: backend_name.to_string(),
+            source,
+            partial,
+        };
+        let frame = match conn.io.read_frame().await {
+            Ok(f) if f.seq == backend_seq => f,
+            Ok(f) => {
+                conn.reusable = false;
+                let e = ProtocolError::BadSequence {
+                    expected: backend_seq,
+                    got: f.seq,
+                };
+                return Err(lost(e, partial));
+            }
+            Err(e) => {
+                conn.reusable = false;
+                return Err(lost(e, partial));
+            }
+        };
+        backend_seq = backend_seq.wrapping_add(1);
+        let step = match tracker.feed(&frame.payload) {
+            Ok(s) => s,
+            Err(e) => {
+                conn.reusable = false;
+                return Err(lost(e, partial));
+            }
+        };
+        if let Some(p) = step.before {
+            client.write_packet(seq, &p);
+        }
+        match step.action {
+            Action::Forward => {
+                client.write_frame(*seq, &frame.payload);
+                *seq = seq.wrapping_add(1);
+                let mut continues = frame.continues();
+                while continues {
+                    let next = match conn.io.read_frame().await {
+                        Ok(f) => f,
+                        Err(e) => {
+                            conn.reusable = false;
+                            // The client holds half a packet: it cannot be told anything now.
+                            return Err(ExecError::Client(e));
+                        }
+                    };
+                    backend_seq = backend_seq.wrapping_add(1);
+                    client.write_frame(*seq, &next.payload);
+                    *seq = seq.wrapping_add(1);
+                    continues = next.continues();
+                    client
+                        .flush_if_full()
+                        .await
+                        .map_err(|e| client_gone(conn, e))?;
+                }
+            }
+            Action::Replace(p) => client.write_packet(seq, &p),
+        }
+        if let Some(p) = step.after {
+            client.write_packet(seq, &p);
+        }
+        partial = true;
+        client
+            .flush_if_full()
+            .await
+            .map_err(|e| client_gone(conn, e))?;
+    }
+    client.flush().await.map_err(|e| client_gone(conn, e))?;
+    conn.status = tracker.status;
+    if let Some(schema) = &tracker.schema {
+        conn.schema = Some(schema.clone());
+    }
+    Ok(Outcome {
+        status: tracker.status,
+        schema: tracker.schema,
+        failed: tracker.failed,
+    })
+}
+
+fn client_gone(conn: &mut BackendConn, e: ProtocolError) -> ExecError {
+    // The rest of the reply was never read: the connection cannot be reused.
+    conn.reusable = false;
+    ExecError::Client(e)
+}

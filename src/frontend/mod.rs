@@ -1,0 +1,68 @@
+//! One client connection: handshake and authentication, then the command loop with its
+//! session state and prepared statements.
+
+pub mod auth;
+pub mod session;
+pub mod statements;
+
+use crate::backend::BackendError;
+use crate::executor::ExecError;
+use crate::protocol::ProtocolError;
+
+/// What can end or fail a client command.
+#[derive(Debug, thiserror::Error)]
+pub enum FrontendError {
+    /// The client broke the protocol or went away: the connection ends without a reply.
+    #[error("client protocol: {0}")]
+    Protocol(#[from] ProtocolError),
+    #[error("access denied for user '{user}'@'{host}'{}", detail.map(|d| format!(": {d}")).unwrap_or_default())]
+    AccessDenied {
+        user: String,
+        host: String,
+        using_password: bool,
+        detail: Option<&'static str>,
+    },
+    #[error("user '{user}'@'{host}' may not use schema '{schema}'")]
+    SchemaDenied {
+        user: String,
+        host: String,
+        schema: String,
+    },
+    #[error("command 0x{0:02x} is not supported")]
+    UnknownCommand(u8),
+    #[error("COM_SET_OPTION option {0} is not known")]
+    UnknownOption(u16),
+    #[error("unknown prepared statement {id} in {command}")]
+    UnknownStatement { id: u32, command: &'static str },
+    #[error("prepared statement {id} was lost with its backend connection")]
+    StatementLost { id: u32 },
+    #[error("client packet larger than max_allowed_packet ({max} bytes)")]
+    PacketTooLarge { max: usize },
+    #[error("too many client connections (max_client_connections = {max})")]
+    TooManyClients { max: usize },
+    /// An ERR packet from a backend server, forwarded as the server wrote it.
+    #[error("backend error reply")]
+    BackendReply(Vec<u8>),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+impl From<BackendError> for FrontendError {
+    fn from(e: BackendError) -> Self {
+        FrontendError::Exec(ExecError::Backend(e))
+    }
+}
+
+impl FrontendError {
+    /// True when the client connection must close after this error.
+    pub fn ends_session(&self) -> bool {
+        matches!(
+            self,
+            FrontendError::Protocol(_)
+                | FrontendError::PacketTooLarge { .. }
+                | FrontendError::TooManyClients { .. }
+                | FrontendError::Exec(ExecError::Client(_))
+                | FrontendError::Exec(ExecError::Lost { partial: true, .. })
+        )
+    }
+}

@@ -1,0 +1,500 @@
+//! A client session: the handshake, then the command loop. The session owns its state
+//! (user, schema, character set, options, prepared statements) and, for now, holds one
+//! backend connection for its whole life, brought to that state on checkout.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use mysql_common::collations::{Collation, CollationId};
+use mysql_common::constants::CapabilityFlags as C;
+use tokio::net::TcpStream;
+
+use super::FrontendError;
+use super::auth::{FirstResponse, authenticate};
+use super::statements::Statements;
+use crate::backend::connection::Reply;
+use crate::backend::pool::PooledConn;
+use crate::config::User;
+use crate::error;
+use crate::executor::ExecError;
+use crate::executor::passthrough::{self, Outcome};
+use crate::protocol::command::{self, Command};
+use crate::protocol::handshake::{self, parse_change_user, parse_client_hello};
+use crate::protocol::packets::{self, status};
+use crate::protocol::response::{ClientCaps, Expect};
+use crate::protocol::{PacketIo, ProtocolError, auth};
+use crate::router::{self, Plan, Topology};
+use crate::runtime::Proxy;
+
+/// A logged-in client.
+pub struct Session {
+    proxy: Arc<Proxy>,
+    client: PacketIo<TcpStream>,
+    id: u32,
+    host: String,
+    user: User,
+    caps: C,
+    scramble: [u8; 20],
+    collation: u16,
+    schema: Option<String>,
+    multi_statements: bool,
+    status: u16,
+    backend: Option<PooledConn>,
+    stmts: Statements,
+    max_packet: usize,
+}
+
+/// Serves one accepted client connection to its end.
+pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let id = proxy.next_connection_id();
+    let client = PacketIo::new(stream);
+    let host = peer.ip().to_string();
+    match connect(&proxy, client, id, host.clone()).await {
+        Ok(Some(mut session)) => {
+            tracing::debug!(conn = id, user = %session.user.name, %host, "client logged in");
+            let reason = session.run().await;
+            tracing::debug!(conn = id, reason, "client session ended");
+        }
+        Ok(None) => {}
+        Err(e) => tracing::info!(conn = id, %host, "handshake failed: {e}"),
+    }
+}
+
+/// Sends the greeting and authenticates; replies ERR itself when login fails.
+async fn connect(
+    proxy: &Arc<Proxy>,
+    mut client: PacketIo<TcpStream>,
+    id: u32,
+    host: String,
+) -> Result<Option<Session>, FrontendError> {
+    let snapshot = proxy.snapshot();
+    let scramble = auth::new_scramble();
+    let mut seq = 0;
+    let greeting = handshake::greeting(&proxy.server_version, id, &scramble, auth::NATIVE);
+    client.write_packet(&mut seq, &greeting);
+    client.flush().await?;
+    let (p, last) = client.read_packet(seq, 64 * 1024).await?;
+    seq = last.wrapping_add(1);
+    let hello = parse_client_hello(&p)?;
+    let user = snapshot.config.user(&hello.user).cloned();
+    let first = FirstResponse {
+        user_name: &hello.user,
+        host: &host,
+        plugin: if hello.capabilities.contains(C::CLIENT_PLUGIN_AUTH) {
+            hello.plugin.as_deref()
+        } else {
+            Some(auth::NATIVE)
+        },
+        response: hello.auth_response.clone(),
+        scramble,
+    };
+    let result = authenticate(&mut client, proxy, user.as_ref(), first, &mut seq).await;
+    let user = match (result, user) {
+        (Ok(()), Some(user)) => user,
+        (Err(e), _) => return refuse(&mut client, seq, e).await,
+        (Ok(()), None) => return Ok(None),
+    };
+    let mut session = Session {
+        proxy: Arc::clone(proxy),
+        client,
+        id,
+        host,
+        user,
+        caps: hello.capabilities,
+        scramble,
+        collation: u16::from(hello.collation),
+        schema: None,
+        multi_statements: hello.capabilities.contains(C::CLIENT_MULTI_STATEMENTS),
+        status: status::AUTOCOMMIT,
+        backend: None,
+        stmts: Statements::default(),
+        max_packet: snapshot.config.max_allowed_packet as usize,
+    };
+    if let Some(db) = hello.database {
+        if let Err(e) = session.check_schema(&db) {
+            return refuse(&mut session.client, seq, e).await;
+        }
+        session.schema = Some(db);
+    }
+    // Take the backend connection now: an unknown schema or a dead backend fails the login,
+    // as it would against the server itself.
+    match session.checkout().await {
+        Ok(conn) => session.backend = Some(conn),
+        Err(e) => return refuse(&mut session.client, seq, e).await,
+    }
+    let ok = packets::ok_packet(session.status, 0, 0);
+    session.client.write_packet(&mut seq, &ok);
+    session.client.flush().await?;
+    Ok(Some(session))
+}
+
+async fn refuse(
+    client: &mut PacketIo<TcpStream>,
+    mut seq: u8,
+    e: FrontendError,
+) -> Result<Option<Session>, FrontendError> {
+    tracing::info!("login refused: {e}");
+    if let Some(p) = error::reply_packet(&e) {
+        client.write_packet(&mut seq, &p);
+        client.flush().await?;
+    }
+    Ok(None)
+}
+
+impl Session {
+    fn client_caps(&self) -> ClientCaps {
+        ClientCaps {
+            deprecate_eof: self.caps.contains(C::CLIENT_DEPRECATE_EOF),
+            session_track: self.caps.contains(C::CLIENT_SESSION_TRACK),
+        }
+    }
+
+    /// The command loop; returns why the session ended.
+    async fn run(&mut self) -> &'static str {
+        let reason = loop {
+            let payload = match self.client.read_packet(0, self.max_packet).await {
+                Ok((p, _)) => p,
+                Err(ProtocolError::Eof) => break "client closed the connection",
+                Err(ProtocolError::PacketTooLarge { max }) => {
+                    self.reply_error(&FrontendError::PacketTooLarge { max })
+                        .await;
+                    break "client packet larger than max_allowed_packet";
+                }
+                Err(e) => {
+                    tracing::info!(conn = self.id, "closing client connection: {e}");
+                    break "client protocol error";
+                }
+            };
+            match self.dispatch(&payload).await {
+                Ok(true) => {}
+                Ok(false) => break "client sent COM_QUIT",
+                Err(e) => {
+                    self.reply_error(&e).await;
+                    if e.ends_session() {
+                        tracing::info!(conn = self.id, "closing client connection: {e}");
+                        break "error";
+                    }
+                }
+            }
+            self.client.shrink();
+        };
+        self.release().await;
+        self.client.shutdown().await;
+        reason
+    }
+
+    async fn reply_error(&mut self, e: &FrontendError) {
+        if let Some(p) = error::reply_packet(e) {
+            let mut seq = 1;
+            self.client.write_packet(&mut seq, &p);
+            let _ = self.client.flush().await;
+        }
+    }
+
+    /// Runs one command. `Ok(false)` ends the session.
+    async fn dispatch(&mut self, payload: &[u8]) -> Result<bool, FrontendError> {
+        match Command::parse(payload)? {
+            Command::Quit => return Ok(false),
+            Command::Ping => self.reply_ok().await?,
+            Command::Query(sql) => self.query(payload, sql).await?,
+            Command::InitDb(db) => {
+                let db = String::from_utf8_lossy(db).into_owned();
+                self.check_schema(&db)?;
+                let out = self.forward(payload, Expect::OkOrErr).await?;
+                if !out.failed {
+                    self.schema = Some(db);
+                }
+            }
+            Command::FieldList(_) => {
+                self.forward(payload, Expect::FieldList).await?;
+            }
+            Command::Statistics => {
+                self.forward(payload, Expect::Raw).await?;
+            }
+            Command::ChangeUser(body) => self.change_user(body).await?,
+            Command::StmtPrepare(_) => self.prepare(payload).await?,
+            Command::StmtExecute { stmt_id } => {
+                let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_execute")?;
+                self.forward(&p, Expect::Results).await?;
+            }
+            Command::StmtFetch { stmt_id } => {
+                let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_fetch")?;
+                self.forward(&p, Expect::Rows).await?;
+            }
+            Command::StmtReset { stmt_id } => {
+                let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_reset")?;
+                self.forward(&p, Expect::OkOrErr).await?;
+            }
+            Command::StmtSendLongData { stmt_id } => {
+                // No reply; an unknown statement is reported by the execute that follows.
+                if let Ok(p) = self.stmt_payload(payload, stmt_id, "mysqld_stmt_send_long_data") {
+                    self.send_only(&p).await?;
+                }
+            }
+            Command::StmtClose { stmt_id } => {
+                let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_close");
+                self.stmts.remove(stmt_id);
+                if let Ok(p) = p {
+                    self.send_only(&p).await?;
+                }
+            }
+            Command::SetOption(opt) => {
+                self.multi_statements = match opt {
+                    0 => true,
+                    1 => false,
+                    other => return Err(FrontendError::UnknownOption(other)),
+                };
+                let mut seq = 1;
+                let eof = packets::terminator(self.client_caps().deprecate_eof, 0, self.status);
+                self.client.write_packet(&mut seq, &eof);
+                self.client.flush().await?;
+            }
+            Command::ResetConnection => {
+                let out = self.forward(payload, Expect::OkOrErr).await?;
+                if !out.failed {
+                    self.stmts.clear();
+                    if let Some(conn) = self.backend.as_mut() {
+                        conn.collation = 0;
+                        conn.multi_statements = true;
+                    }
+                }
+            }
+            Command::Unsupported(code) => return Err(FrontendError::UnknownCommand(code)),
+        }
+        Ok(true)
+    }
+
+    async fn reply_ok(&mut self) -> Result<(), FrontendError> {
+        let mut seq = 1;
+        self.client
+            .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
+        self.client.flush().await?;
+        Ok(())
+    }
+
+    async fn query(&mut self, payload: &[u8], sql: &[u8]) -> Result<(), FrontendError> {
+        let snapshot = self.proxy.snapshot();
+        let topo = Topology {
+            default_shard: snapshot.registry.default_shard,
+        };
+        match router::route_query(sql, topo) {
+            Plan::Use { schema, .. } => self.check_schema(&schema)?,
+            Plan::Single { .. } => {}
+        }
+        self.forward(payload, Expect::Results).await?;
+        Ok(())
+    }
+
+    fn check_schema(&self, schema: &str) -> Result<(), FrontendError> {
+        if self.user.may_use_schema(schema) {
+            Ok(())
+        } else {
+            Err(FrontendError::SchemaDenied {
+                user: self.user.name.clone(),
+                host: self.host.clone(),
+                schema: schema.to_string(),
+            })
+        }
+    }
+
+    /// Forwards a command to the session's backend connection and relays the reply.
+    async fn forward(&mut self, payload: &[u8], expect: Expect) -> Result<Outcome, FrontendError> {
+        let mut conn = self.checkout().await?;
+        let caps = self.client_caps();
+        let name = conn.pool().name().to_string();
+        let result =
+            passthrough::forward(&mut self.client, &mut conn, &name, payload, expect, caps).await;
+        self.keep(conn, result)
+    }
+
+    /// Sends a command that has no reply.
+    async fn send_only(&mut self, payload: &[u8]) -> Result<(), FrontendError> {
+        let mut conn = self.checkout().await?;
+        let name = conn.pool().name().to_string();
+        let result = passthrough::send(&mut conn, &name, payload).await;
+        self.keep(conn, result.map(|()| Outcome::default()))?;
+        Ok(())
+    }
+
+    async fn prepare(&mut self, payload: &[u8]) -> Result<(), FrontendError> {
+        let mut conn = self.checkout().await?;
+        let caps = self.client_caps();
+        let name = conn.pool().name().to_string();
+        let conn_id = conn.id;
+        let stmts = &mut self.stmts;
+        let result = passthrough::prepare(&mut self.client, &mut conn, &name, payload, caps, |p| {
+            stmts.insert(conn_id, p)
+        })
+        .await;
+        self.keep(conn, result)?;
+        Ok(())
+    }
+
+    /// Keeps the connection for the next command unless it broke; records the reply's state.
+    fn keep(
+        &mut self,
+        conn: PooledConn,
+        result: Result<Outcome, ExecError>,
+    ) -> Result<Outcome, FrontendError> {
+        if conn.reusable {
+            self.backend = Some(conn);
+        }
+        let out = result?;
+        self.status = out.status;
+        if let Some(schema) = &out.schema {
+            self.schema = Some(schema.clone());
+        }
+        Ok(out)
+    }
+
+    /// The statement command with the client's statement id replaced by the backend's.
+    fn stmt_payload(
+        &self,
+        payload: &[u8],
+        stmt_id: u32,
+        command: &'static str,
+    ) -> Result<Vec<u8>, FrontendError> {
+        let entry = self
+            .stmts
+            .get(stmt_id)
+            .ok_or(FrontendError::UnknownStatement {
+                id: stmt_id,
+                command,
+            })?;
+        match &self.backend {
+            Some(conn) if conn.id == entry.conn_id => Ok(command::with_stmt_id(
+                payload,
+                entry.prepared.backend_stmt_id,
+            )),
+            _ => Err(FrontendError::StatementLost { id: stmt_id }),
+        }
+    }
+
+    /// The session's backend connection, or a new one brought to the session's state.
+    async fn checkout(&mut self) -> Result<PooledConn, FrontendError> {
+        if let Some(conn) = self.backend.take() {
+            return Ok(conn);
+        }
+        let snapshot = self.proxy.snapshot();
+        let pool = Arc::clone(snapshot.registry.default_primary());
+        let found_rows = self.caps.contains(C::CLIENT_FOUND_ROWS);
+        let mut conn = pool.checkout(found_rows).await?;
+        self.sync(&mut conn).await?;
+        Ok(conn)
+    }
+
+    /// Brings a backend connection to the session's schema, character set and options.
+    async fn sync(&self, conn: &mut PooledConn) -> Result<(), FrontendError> {
+        let name = conn.pool().name().to_string();
+        let lost = |source| {
+            FrontendError::Exec(ExecError::Lost {
+                backend: name.clone(),
+                source,
+                partial: false,
+            })
+        };
+        if let Some(schema) = &self.schema
+            && conn.schema.as_ref() != Some(schema)
+            && let Reply::Err(p) = conn.init_db(schema).await.map_err(lost)?
+        {
+            return Err(FrontendError::BackendReply(p));
+        }
+        if conn.collation != self.collation {
+            let c = Collation::resolve(CollationId::from(self.collation));
+            if c.id() != CollationId::UNKNOWN_COLLATION_ID {
+                let full = format!("SET NAMES '{}' COLLATE '{}'", c.charset(), c.collation());
+                let short = format!("SET NAMES '{}'", c.charset());
+                for sql in [full, short] {
+                    let mut p = vec![command::COM_QUERY];
+                    p.extend_from_slice(sql.as_bytes());
+                    if let Reply::Ok { .. } = conn.simple_command(&p).await.map_err(lost)? {
+                        conn.collation = self.collation;
+                        break;
+                    }
+                }
+            }
+        }
+        if let Reply::Err(p) = conn
+            .set_multi_statements(self.multi_statements)
+            .await
+            .map_err(lost)?
+        {
+            return Err(FrontendError::BackendReply(p));
+        }
+        Ok(())
+    }
+
+    async fn change_user(&mut self, body: &[u8]) -> Result<(), FrontendError> {
+        let cu = parse_change_user(body, self.caps)?;
+        let snapshot = self.proxy.snapshot();
+        let user = snapshot.config.user(&cu.user).cloned();
+        let mut seq = 1;
+        let first = FirstResponse {
+            user_name: &cu.user,
+            host: &self.host,
+            plugin: cu.plugin.as_deref(),
+            response: cu.auth_response.clone(),
+            scramble: self.scramble,
+        };
+        let proxy = Arc::clone(&self.proxy);
+        let result = authenticate(&mut self.client, &proxy, user.as_ref(), first, &mut seq).await;
+        let outcome = match (result, user) {
+            (Ok(()), Some(user)) => self.become_user(user, cu.database, cu.collation).await,
+            (Ok(()), None) => return Ok(()),
+            (Err(e), _) => Err(e),
+        };
+        let packet = match &outcome {
+            Ok(()) => packets::ok_packet(self.status, 0, 0),
+            Err(e) => match error::reply_packet(e) {
+                Some(p) => p,
+                None => return outcome,
+            },
+        };
+        self.client.write_packet(&mut seq, &packet);
+        self.client.flush().await?;
+        match outcome {
+            Err(e) if e.ends_session() => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// After COM_CHANGE_USER authenticated: a fresh session state on a reset connection.
+    async fn become_user(
+        &mut self,
+        user: User,
+        schema: Option<String>,
+        collation: Option<u16>,
+    ) -> Result<(), FrontendError> {
+        if let Some(db) = &schema
+            && !user.may_use_schema(db)
+        {
+            return Err(FrontendError::SchemaDenied {
+                user: user.name.clone(),
+                host: self.host.clone(),
+                schema: db.clone(),
+            });
+        }
+        self.release().await;
+        self.user = user;
+        self.schema = schema;
+        if let Some(c) = collation {
+            self.collation = c;
+        }
+        self.stmts.clear();
+        self.status = status::AUTOCOMMIT;
+        let conn = self.checkout().await?;
+        self.backend = Some(conn);
+        Ok(())
+    }
+
+    /// Returns the backend connection to its pool with its session state reset.
+    async fn release(&mut self) {
+        if let Some(mut conn) = self.backend.take() {
+            match conn.reset().await {
+                Ok(Reply::Ok { .. }) => {}
+                _ => conn.reusable = false,
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! A cheap byte-level scan of a statement's start: skips whitespace and comments and reads
+//! the leading keyword, without a full parse.
+
+/// Returns the statement text after leading whitespace and comments.
+/// Executable comments (`/*! ... */`, `/*M! ... */`) are statement text, not skipped.
+pub fn skip_noise(sql: &[u8]) -> &[u8] {
+    let mut s = sql;
+    loop {
+        let trimmed = s.trim_ascii_start();
+        if let Some(rest) = trimmed.strip_prefix(b"/*") {
+            if rest.starts_with(b"!") || rest.starts_with(b"M!") {
+                return trimmed;
+            }
+            match find(rest, b"*/") {
+                Some(end) => s = &rest[end + 2..],
+                None => return &[],
+            }
+        } else if trimmed.starts_with(b"#")
+            || (trimmed.starts_with(b"--")
+                && trimmed.get(2).is_none_or(|c| c.is_ascii_whitespace()))
+        {
+            match trimmed.iter().position(|&c| c == b'\n') {
+                Some(end) => s = &trimmed[end + 1..],
+                None => return &[],
+            }
+        } else {
+            return trimmed;
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The leading keyword, upper-cased (at most 16 bytes), or empty.
+pub fn leading_keyword(sql: &[u8]) -> ([u8; 16], usize) {
+    let s = skip_noise(sql);
+    let mut out = [0u8; 16];
+    let mut n = 0;
+    for &c in s
+        .iter()
+        .take_while(|c| c.is_ascii_alphabetic() || **c == b'_')
+    {
+        if n == out.len() {
+            break;
+        }
+        out[n] = c.to_ascii_uppercase();
+        n += 1;
+    }
+    (out, n)
+}
+
+/// For `USE db` (optionally back-quoted, optionally followed by `;`), the schema name.
+pub fn use_schema(sql: &[u8]) -> Option<String> {
+    let s = skip_noise(sql);
+    if s.len() < 4 || !s[..3].eq_ignore_ascii_case(b"USE") || !s[3].is_ascii_whitespace() {
+        return None;
+    }
+    let rest = skip_noise(&s[3..]);
+    let (name, tail) = if let Some(q) = rest.strip_prefix(b"`") {
+        // `` inside a quoted identifier is an escaped back-quote.
+        let mut name = Vec::new();
+        let mut i = 0;
+        loop {
+            match (q.get(i), q.get(i + 1)) {
+                (Some(b'`'), Some(b'`')) => {
+                    name.push(b'`');
+                    i += 2;
+                }
+                (Some(b'`'), _) => break (name, &q[i + 1..]),
+                (Some(&c), _) => {
+                    name.push(c);
+                    i += 1;
+                }
+                (None, _) => return None,
+            }
+        }
+    } else {
+        let end = rest
+            .iter()
+            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_' || *c == b'$' || *c >= 0x80))
+            .unwrap_or(rest.len());
+        (rest[..end].to_vec(), &rest[end..])
+    };
+    let tail = skip_noise(tail);
+    let tail = tail.strip_prefix(b";").map(skip_noise).unwrap_or(tail);
+    if name.is_empty() || !tail.is_empty() {
+        return None;
+    }
+    String::from_utf8(name).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyword_after_comments() {
+        let (k, n) = leading_keyword(b"  /* x */ -- c\n # d\n select 1");
+        assert_eq!(&k[..n], b"SELECT");
+        let (k, n) = leading_keyword(b"/*!40101 SET NAMES utf8 */");
+        assert_eq!(n, 0, "executable comment is not skipped: {:?}", &k[..n]);
+    }
+
+    #[test]
+    fn use_statements() {
+        assert_eq!(use_schema(b"USE shop").as_deref(), Some("shop"));
+        assert_eq!(
+            use_schema(b"  use `we``ird db` ; ").as_deref(),
+            Some("we`ird db")
+        );
+        assert_eq!(use_schema(b"/* c */USE\tshop;").as_deref(), Some("shop"));
+        assert_eq!(use_schema(b"USER()"), None);
+        assert_eq!(use_schema(b"use shop; select 1"), None);
+        assert_eq!(use_schema(b"use `unterminated"), None);
+    }
+}

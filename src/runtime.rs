@@ -1,0 +1,84 @@
+//! Shared proxy state: the current config snapshot with its backends (atomically swappable),
+//! plus what outlives a snapshot (RSA key, caching_sha2 cache, connection counters).
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use sha2::{Digest, Sha256};
+
+use crate::backend::Registry;
+use crate::config::Config;
+use crate::protocol::auth::RsaKeys;
+
+/// One immutable config snapshot and the backends built from it.
+pub struct Snapshot {
+    pub config: Config,
+    pub registry: Registry,
+}
+
+/// Everything sessions share.
+pub struct Proxy {
+    snapshot: ArcSwap<Snapshot>,
+    pub rsa: RsaKeys,
+    /// Version string sent in the greeting.
+    pub server_version: String,
+    /// Users who completed caching_sha2_password full auth (key: hash of user and password).
+    sha2_cache: Mutex<HashSet<[u8; 32]>>,
+    next_connection_id: AtomicU32,
+    pub clients: AtomicUsize,
+}
+
+impl Proxy {
+    pub fn new(config: Config, rsa: RsaKeys, server_version: String) -> Self {
+        let registry = Registry::build(&config);
+        Proxy {
+            snapshot: ArcSwap::from_pointee(Snapshot { config, registry }),
+            rsa,
+            server_version,
+            sha2_cache: Mutex::new(HashSet::new()),
+            next_connection_id: AtomicU32::new(1),
+            clients: AtomicUsize::new(0),
+        }
+    }
+
+    /// The current snapshot (hold the `Arc` across awaits).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// A fresh connection id (never 0).
+    pub fn next_connection_id(&self) -> u32 {
+        loop {
+            let id = self.next_connection_id.fetch_add(1, Ordering::Relaxed);
+            if id != 0 {
+                return id;
+            }
+        }
+    }
+
+    fn sha2_key(user: &str, password: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(user.as_bytes());
+        h.update([0]);
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    /// Was this user's current password verified by full authentication since start-up?
+    pub fn sha2_cached(&self, user: &str, password: &str) -> bool {
+        let key = Self::sha2_key(user, password);
+        self.sha2_cache
+            .lock()
+            .map(|c| c.contains(&key))
+            .unwrap_or(false)
+    }
+
+    pub fn sha2_remember(&self, user: &str, password: &str) {
+        let key = Self::sha2_key(user, password);
+        if let Ok(mut c) = self.sha2_cache.lock() {
+            c.insert(key);
+        }
+    }
+}
