@@ -77,13 +77,13 @@ sql() {
 # A pid only counts if that process is a mariadbd started with our datadir,
 # so a stale pid file (reused pid) is never mistaken for a running instance.
 running_pid() {
-    local name="$1" pidfile pid
+    local name="$1" pidfile pid cmdline
     pidfile="$(instance_pidfile "$name")"
     [[ -f "$pidfile" ]] || return 1
     pid="$(cat "$pidfile")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ -r "/proc/$pid/cmdline" ]] || return 1
-    tr '\0' '\n' <"/proc/$pid/cmdline" | grep -qxF -- "--datadir=$(instance_datadir "$name")" || return 1
+    cmdline="$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+    grep -qxF -- "--datadir=$(instance_datadir "$name")" <<<"$cmdline" || return 1
     echo "$pid"
 }
 
@@ -101,7 +101,7 @@ show_slave_status() {
 # One field of SHOW SLAVE STATUS on a replica (empty if replication is not configured).
 slave_status_field() {
     local name="$1" field="$2"
-    show_slave_status "$name" | awk -v f="$field" '$1 == f":" { sub(/^[^:]*: ?/, ""); print; exit }'
+    show_slave_status "$name" | awk -v f="$field" '$1 == f":" { sub(/^[^:]*: ?/, ""); print }'
 }
 
 print_errlog_tail() {
