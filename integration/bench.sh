@@ -102,8 +102,10 @@ median() {
 
 PROXY_PORT="$(free_port 16034)"
 write_proxy_config "$WORK_DIR/shardgate.yaml" "$PROXY_PORT"
-# The pool section's max_connections (indented), not max_client_connections.
-sed -i 's/^  max_connections: .*/  max_connections: 64/' "$WORK_DIR/shardgate.yaml"
+# The pool section's max_connections (indented), not max_client_connections. Each client
+# session holds one backend connection for its life (until multiplexing lands), so the pool
+# must fit the idle clients of the memory measurement; the QPS runs use at most 64 of them.
+sed -i "s/^  max_connections: .*/  max_connections: $((BENCH_CONNECTIONS + 64))/" "$WORK_DIR/shardgate.yaml"
 start_proxy "$SHARDGATE_BIN" "$WORK_DIR/shardgate.yaml" "$PROXY_PORT" "$WORK_DIR/shardgate.log"
 
 log "preparing 4 tables x 10000 rows directly on 127.0.0.1:$DIRECT_PORT"

@@ -1,1 +1,15 @@
 //! Integration tests against a real MariaDB topology and the shardgate binary.
+//!
+//! `harness` brings the sandbox up (integration/sandbox.sh) and starts one proxy process per
+//! test; every test uses its own tables in `shop`. Run with
+//! `cargo test --test integration -- --test-threads=2`.
+
+mod harness;
+
+mod auth;
+mod commands;
+mod concurrency;
+mod prepared;
+mod results;
+mod robustness;
+mod types;
