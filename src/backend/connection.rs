@@ -292,6 +292,19 @@ impl BackendConn {
         Err(lost(ProtocolError::Malformed("login did not finish")))
     }
 
+    /// True when the server closed the connection (or sent something unasked) while it sat
+    /// idle; checked before reuse, with one non-blocking read.
+    pub fn closed_while_idle(&self) -> bool {
+        if self.io.has_unread() {
+            return true;
+        }
+        let mut byte = [0u8; 1];
+        match self.io.get_ref().try_read(&mut byte) {
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true,
+        }
+    }
+
     /// Sends one command packet (sequence id 0), flushed.
     pub async fn send_command(&mut self, payload: &[u8]) -> Result<(), ProtocolError> {
         let mut seq = 0;

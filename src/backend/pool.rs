@@ -14,6 +14,9 @@ use super::BackendError;
 use super::connection::{BackendConn, Target};
 use crate::config::PoolConfig;
 
+/// Idle connections older than this are checked for a close by the server before reuse.
+pub const LIVENESS_CHECK_AFTER: Duration = Duration::from_secs(1);
+
 /// Pool figures for logs and admin output.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PoolStats {
@@ -92,8 +95,13 @@ impl Pool {
             let returned = self.returned.notified();
             let must_connect = {
                 let mut s = self.lock();
-                if let Some(conn) = s.idle[usize::from(found_rows)].pop() {
-                    return Ok(self.wrap(conn));
+                while let Some(conn) = s.idle[usize::from(found_rows)].pop() {
+                    if conn.last_used.elapsed() < LIVENESS_CHECK_AFTER || !conn.closed_while_idle() {
+                        return Ok(self.wrap(conn));
+                    }
+                    // The server closed it while idle (restart, wait_timeout): replace it.
+                    s.open -= 1;
+                    self.closed.fetch_add(1, Ordering::Relaxed);
                 }
                 if s.open < self.max {
                     s.open += 1;

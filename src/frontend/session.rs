@@ -13,7 +13,7 @@ use super::FrontendError;
 use super::auth::{FirstResponse, authenticate};
 use super::statements::Statements;
 use crate::backend::connection::Reply;
-use crate::backend::pool::PooledConn;
+use crate::backend::pool::{LIVENESS_CHECK_AFTER, PooledConn};
 use crate::config::User;
 use crate::error;
 use crate::executor::ExecError;
@@ -373,8 +373,23 @@ impl Session {
 
     /// The session's backend connection, or a new one brought to the session's state.
     async fn checkout(&mut self) -> Result<PooledConn, FrontendError> {
-        if let Some(conn) = self.backend.take() {
-            return Ok(conn);
+        if let Some(mut conn) = self.backend.take() {
+            if conn.last_used.elapsed() < LIVENESS_CHECK_AFTER || !conn.closed_while_idle() {
+                return Ok(conn);
+            }
+            conn.reusable = false;
+            let backend = conn.pool().name().to_string();
+            let in_transaction = self.status & status::IN_TRANS != 0;
+            self.status &= !status::IN_TRANS;
+            if in_transaction {
+                // The transaction is gone with the connection: the client must know.
+                return Err(FrontendError::Exec(ExecError::Lost {
+                    backend,
+                    source: ProtocolError::Eof,
+                    partial: false,
+                }));
+            }
+            tracing::info!(conn = self.id, %backend, "backend closed the idle session connection; reconnecting");
         }
         let snapshot = self.proxy.snapshot();
         let pool = Arc::clone(snapshot.registry.default_primary());
