@@ -33,7 +33,8 @@ fn unknown_user_is_denied() {
     let e = my_err(proxy.conn_as("nobody", "whatever", None));
     assert_eq!(e.code, 1045);
     assert!(
-        e.message.starts_with("Access denied for user 'nobody'@'127.0.0.1'"),
+        e.message
+            .starts_with("Access denied for user 'nobody'@'127.0.0.1'"),
         "{}",
         e.message
     );
@@ -99,7 +100,11 @@ fn use_of_forbidden_schema_is_denied_and_connection_survives() {
         "Access denied for user 'limited'@'127.0.0.1' to database 'sbtest'"
     );
     let db: Option<String> = c.query_first("SELECT DATABASE()").expect("still usable");
-    assert_eq!(db.as_deref(), Some("shop"), "schema unchanged after a denied USE");
+    assert_eq!(
+        db.as_deref(),
+        Some("shop"),
+        "schema unchanged after a denied USE"
+    );
     c.query_drop("USE shop").expect("allowed USE");
 }
 
@@ -112,7 +117,11 @@ fn com_init_db_allowed_and_denied() {
     let e = my_err(c.select_db("sbtest"));
     assert_eq!(e.code, 1044);
     let db: Option<Option<String>> = c.query_first("SELECT DATABASE()").expect("usable");
-    assert_eq!(db, Some(None), "no schema selected after a denied COM_INIT_DB");
+    assert_eq!(
+        db,
+        Some(None),
+        "no schema selected after a denied COM_INIT_DB"
+    );
     c.select_db("shop").expect("COM_INIT_DB shop");
     let db: Option<String> = c.query_first("SELECT DATABASE()").expect("usable");
     assert_eq!(db.as_deref(), Some("shop"));

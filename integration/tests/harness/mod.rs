@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use mysql::prelude::Queryable;
-use mysql::{Conn, Opts, OptsBuilder};
+use mysql::{Conn, OptsBuilder};
 
 pub const DB: &str = "shop";
 pub const BACKEND_USER: &str = "shardgate";
@@ -221,9 +221,8 @@ impl Drop for Proxy {
                 self.log.display(),
                 tail(&self.log, 40)
             );
-        } else {
-            let _ = std::fs::remove_dir_all(&self.dir);
         }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -306,8 +305,8 @@ pub fn opts(addr: &str, user: &str, pass: &str, db: Option<&str>) -> OptsBuilder
         .db_name(db)
         .prefer_socket(false)
         .max_allowed_packet(Some(64 << 20))
-        .read_timeout(Some(Duration::from_secs(60)))
-        .write_timeout(Some(Duration::from_secs(60)))
+        .read_timeout(Some(Duration::from_secs(30)))
+        .write_timeout(Some(Duration::from_secs(30)))
         .tcp_connect_timeout(Some(Duration::from_secs(10)))
 }
 
@@ -318,11 +317,6 @@ pub fn direct() -> Conn {
 
 pub fn direct_opts() -> OptsBuilder {
     opts(&sandbox().s0_primary, BACKEND_USER, BACKEND_PASS, Some(DB))
-}
-
-/// Converts to `Opts`, for APIs that want it.
-pub fn to_opts(b: OptsBuilder) -> Opts {
-    Opts::from(b)
 }
 
 /// The MySQL error of a failed call (panics on any other kind of error).
@@ -359,6 +353,17 @@ impl Drop for Table {
     }
 }
 
+/// Runs a statement directly on s0's primary when dropped (cleanup that survives a panic).
+pub struct CleanupSql(pub String);
+
+impl Drop for CleanupSql {
+    fn drop(&mut self) {
+        if let Ok(mut c) = Conn::new(direct_opts()) {
+            let _ = c.query_drop(&self.0);
+        }
+    }
+}
+
 /// Hex dump of a packet, shortened for messages.
 pub fn hex(p: &[u8]) -> String {
     let mut s = String::new();
@@ -371,33 +376,49 @@ pub fn hex(p: &[u8]) -> String {
     s
 }
 
-/// Asserts two packet lists are identical, naming the first differing packet.
-#[track_caller]
-pub fn assert_packets_eq(what: &str, direct: &[Vec<u8>], proxied: &[Vec<u8>]) {
+/// Describes how two packet lists differ (first differing packet, or the count), if they do.
+pub fn diff_packets(what: &str, direct: &[Vec<u8>], proxied: &[Vec<u8>]) -> Option<String> {
     for (i, (d, p)) in direct.iter().zip(proxied).enumerate() {
         if d != p {
-            panic!(
+            return Some(format!(
                 "{what}: packet {i} differs\n  direct: {}\n  proxy:  {}\n(direct has {} packets, proxy {})",
                 hex(d),
                 hex(p),
                 direct.len(),
                 proxied.len()
-            );
+            ));
         }
     }
-    assert_eq!(
-        direct.len(),
-        proxied.len(),
-        "{what}: packet count differs; direct tail {:?}, proxy tail {:?}",
-        direct.last().map(|p| hex(p)),
-        proxied.last().map(|p| hex(p))
-    );
+    if direct.len() != proxied.len() {
+        return Some(format!(
+            "{what}: packet count differs: direct {}, proxy {}; direct tail {:?}, proxy tail {:?}",
+            direct.len(),
+            proxied.len(),
+            direct.last().map(|p| hex(p)),
+            proxied.last().map(|p| hex(p))
+        ));
+    }
+    None
+}
+
+/// Asserts two packet lists are identical, naming the first differing packet.
+#[track_caller]
+pub fn assert_packets_eq(what: &str, direct: &[Vec<u8>], proxied: &[Vec<u8>]) {
+    if let Some(d) = diff_packets(what, direct, proxied) {
+        panic!("{d}");
+    }
 }
 
 /// A raw protocol connection straight to s0's primary as the backend user, in `shop`.
 pub fn raw_direct(caps: mysql_common::constants::CapabilityFlags) -> raw::RawConn {
-    raw::RawConn::connect(&sandbox().s0_primary, BACKEND_USER, BACKEND_PASS, Some(DB), caps)
-        .expect("raw login to s0 primary")
+    raw::RawConn::connect(
+        &sandbox().s0_primary,
+        BACKEND_USER,
+        BACKEND_PASS,
+        Some(DB),
+        caps,
+    )
+    .expect("raw login to s0 primary")
 }
 
 impl Proxy {
@@ -405,5 +426,16 @@ impl Proxy {
     pub fn raw(&self, caps: mysql_common::constants::CapabilityFlags) -> raw::RawConn {
         raw::RawConn::connect(&self.addr(), "app", "app-pw", Some(DB), caps)
             .expect("raw login to the proxy")
+    }
+}
+
+/// Raises max_allowed_packet to 64 MiB on both primaries (for connections opened afterwards),
+/// so that 20 MiB rows and statements fit. Idempotent; other tests are unaffected.
+pub fn raise_backend_max_packet() {
+    let sb = sandbox();
+    for addr in [&sb.s0_primary, &sb.s1_primary] {
+        let mut c = Conn::new(opts(addr, BACKEND_USER, BACKEND_PASS, None)).expect("connect");
+        c.query_drop("SET GLOBAL max_allowed_packet = 67108864")
+            .expect("SET GLOBAL max_allowed_packet");
     }
 }

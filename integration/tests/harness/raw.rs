@@ -109,6 +109,9 @@ pub fn ok_fields(p: &[u8]) -> (u64, u64, u16, u16) {
     (affected, insert_id, status, warnings)
 }
 
+/// A COM_STMT_PREPARE reply: every packet, the statement id, column and parameter counts.
+pub type Prepared = (Vec<Vec<u8>>, u32, u16, u16);
+
 /// A raw client connection.
 pub struct RawConn {
     pub stream: TcpStream,
@@ -122,8 +125,10 @@ pub struct RawConn {
 /// Opens a TCP connection with generous timeouts.
 pub fn tcp(addr: &str) -> TcpStream {
     let s = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    s.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    s.set_write_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    s.set_write_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
     s.set_nodelay(true).expect("nodelay");
     s
 }
@@ -180,7 +185,10 @@ impl RawConn {
                     let rest = &p[1..];
                     let nul = rest.iter().position(|&b| b == 0).expect("plugin name");
                     let plugin = &rest[..nul];
-                    assert_eq!(plugin, b"mysql_native_password", "auth switch to {plugin:?}");
+                    assert_eq!(
+                        plugin, b"mysql_native_password",
+                        "auth switch to {plugin:?}"
+                    );
                     let data = &rest[nul + 1..];
                     let s = scramble_native(&data[..20], pass.as_bytes()).expect("scramble");
                     c.write_packet(&s);
@@ -234,7 +242,11 @@ impl RawConn {
             if seq != self.seq {
                 return Err(std::io::Error::new(
                     ErrorKind::InvalidData,
-                    format!("sequence id {seq}, expected {}", self.seq),
+                    format!(
+                        "sequence id {seq}, expected {}; packet: {}",
+                        self.seq,
+                        crate::harness::hex(&p)
+                    ),
                 ));
             }
             self.seq = self.seq.wrapping_add(1);
@@ -252,7 +264,9 @@ impl RawConn {
 
     /// True if the connection was closed by the peer (EOF on read within the timeout).
     pub fn is_closed_by_peer(&mut self, timeout: Duration) -> bool {
-        self.stream.set_read_timeout(Some(timeout)).expect("timeout");
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .expect("timeout");
         let mut b = [0u8; 1];
         let closed = loop {
             match self.stream.read(&mut b) {
@@ -326,7 +340,10 @@ impl RawConn {
             }
             if !self.deprecate_eof() {
                 let eof = self.read_packet();
-                assert!(self.is_terminator(&eof), "expected EOF after columns: {eof:?}");
+                assert!(
+                    self.is_terminator(&eof),
+                    "expected EOF after columns: {eof:?}"
+                );
                 let st = self.terminator_status(&eof);
                 out.push(eof);
                 if st & CURSOR_EXISTS != 0 {
@@ -376,7 +393,7 @@ impl RawConn {
 
     /// COM_STMT_PREPARE: the whole reply (OK, parameter and column definitions with their
     /// EOFs for a legacy client), plus the statement id, column and parameter counts.
-    pub fn prepare(&mut self, sql: &str) -> Result<(Vec<Vec<u8>>, u32, u16, u16), ServerError> {
+    pub fn prepare(&mut self, sql: &str) -> Result<Prepared, ServerError> {
         let mut p = vec![COM_STMT_PREPARE];
         p.extend_from_slice(sql.as_bytes());
         self.send_command(&p);

@@ -57,7 +57,10 @@ impl Relay {
                             c.push(client.try_clone().expect("clone"));
                             c.push(server.try_clone().expect("clone"));
                         }
-                        pump(client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                        pump(
+                            client.try_clone().expect("clone"),
+                            server.try_clone().expect("clone"),
+                        );
                         pump(server, client);
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
