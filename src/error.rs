@@ -43,6 +43,7 @@ pub fn reply_for(err: &FrontendError) -> Option<MysqlError> {
     use FrontendError as F;
     Some(match err {
         F::Protocol(_) | F::Exec(ExecError::Client(_)) | F::BackendReply(_) => return None,
+        F::LoginTimeout { .. } => return None,
         F::Exec(ExecError::Lost { partial: true, .. }) => return None,
         F::AccessDenied {
             user,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use shardgate::backend::connection::{BackendConn, Target};
+use shardgate::backend::connection::{BackendConn, Flavour, Target};
 use shardgate::config::{self, Config, LogFormat};
 use shardgate::protocol::auth::RsaKeys;
 use shardgate::runtime::Proxy;
@@ -109,7 +109,11 @@ async fn server_version(config: &Config) -> String {
         password: config.backend.password.clone(),
         connect_timeout: config.pool.connect_timeout(),
     };
-    match BackendConn::connect(&target, false).await {
+    let flavour = Flavour {
+        found_rows: false,
+        deprecate_eof: true,
+    };
+    match BackendConn::connect(&target, flavour).await {
         Ok(conn) => conn.server_version.clone(),
         Err(e) => {
             tracing::warn!(

@@ -32,6 +32,26 @@ pub struct Target {
     pub connect_timeout: Duration,
 }
 
+/// The login-time capabilities that decide what a connection can serve: they cannot change
+/// after login, so the pool keeps connections of each flavour apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Flavour {
+    /// CLIENT_FOUND_ROWS: affected rows of an UPDATE count matched rows.
+    pub found_rows: bool,
+    /// CLIENT_DEPRECATE_EOF: OK packets instead of EOF packets end result sets.
+    pub deprecate_eof: bool,
+}
+
+impl Flavour {
+    /// Number of distinct flavours.
+    pub const COUNT: usize = 4;
+
+    /// A dense index in `0..COUNT`.
+    pub fn index(self) -> usize {
+        usize::from(self.found_rows) | usize::from(self.deprecate_eof) << 1
+    }
+}
+
 /// A reply to one of the proxy's own commands.
 #[derive(Debug)]
 pub enum Reply {
@@ -48,8 +68,8 @@ pub struct BackendConn {
     /// Proxy-wide unique id (prepared statement ids are valid per connection).
     pub id: u64,
     pub server_version: String,
-    /// Opened with CLIENT_FOUND_ROWS (affected rows = matched rows).
-    pub found_rows: bool,
+    /// The capabilities it logged in with.
+    pub flavour: Flavour,
     /// Current COM_SET_OPTION multi-statement state.
     pub multi_statements: bool,
     /// Current default schema, when known.
@@ -65,7 +85,7 @@ pub struct BackendConn {
 }
 
 /// Capabilities the proxy asks of backends.
-fn wanted_capabilities(found_rows: bool) -> C {
+fn wanted_capabilities(flavour: Flavour) -> C {
     let mut caps = C::CLIENT_LONG_PASSWORD
         | C::CLIENT_LONG_FLAG
         | C::CLIENT_PROTOCOL_41
@@ -76,21 +96,27 @@ fn wanted_capabilities(found_rows: bool) -> C {
         | C::CLIENT_PS_MULTI_RESULTS
         | C::CLIENT_PLUGIN_AUTH
         | C::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
-        | C::CLIENT_SESSION_TRACK
-        | C::CLIENT_DEPRECATE_EOF;
-    if found_rows {
+        | C::CLIENT_SESSION_TRACK;
+    if flavour.found_rows {
         caps |= C::CLIENT_FOUND_ROWS;
+    }
+    if flavour.deprecate_eof {
+        caps |= C::CLIENT_DEPRECATE_EOF;
     }
     caps
 }
 
-/// The capabilities a backend must offer.
-fn required_capabilities() -> C {
-    C::CLIENT_PROTOCOL_41
+/// The capabilities a backend must offer (CLIENT_DEPRECATE_EOF only for that flavour).
+fn required_capabilities(flavour: Flavour) -> C {
+    let caps = C::CLIENT_PROTOCOL_41
         | C::CLIENT_SECURE_CONNECTION
         | C::CLIENT_PLUGIN_AUTH
-        | C::CLIENT_SESSION_TRACK
-        | C::CLIENT_DEPRECATE_EOF
+        | C::CLIENT_SESSION_TRACK;
+    if flavour.deprecate_eof {
+        caps | C::CLIENT_DEPRECATE_EOF
+    } else {
+        caps
+    }
 }
 
 /// utf8mb4_general_ci: the collation every backend connection starts with.
@@ -98,12 +124,9 @@ pub const HANDSHAKE_COLLATION: u16 = 45;
 
 impl BackendConn {
     /// Connects and logs in, within the target's connect timeout.
-    pub async fn connect(target: &Target, found_rows: bool) -> Result<Self, BackendError> {
-        match tokio::time::timeout(
-            target.connect_timeout,
-            Self::connect_inner(target, found_rows),
-        )
-        .await
+    pub async fn connect(target: &Target, flavour: Flavour) -> Result<Self, BackendError> {
+        match tokio::time::timeout(target.connect_timeout, Self::connect_inner(target, flavour))
+            .await
         {
             Ok(r) => r,
             Err(_) => Err(BackendError::ConnectTimeout {
@@ -113,7 +136,7 @@ impl BackendConn {
         }
     }
 
-    async fn connect_inner(target: &Target, found_rows: bool) -> Result<Self, BackendError> {
+    async fn connect_inner(target: &Target, flavour: Flavour) -> Result<Self, BackendError> {
         let lost = |source| BackendError::Lost {
             backend: target.name.clone(),
             source,
@@ -142,7 +165,7 @@ impl BackendConn {
             backend: target.name.clone(),
             reason: reason.to_string(),
         };
-        if !hs.capabilities().contains(required_capabilities()) {
+        if !hs.capabilities().contains(required_capabilities(flavour)) {
             return Err(unsupported(
                 "server lacks CLIENT_DEPRECATE_EOF/SESSION_TRACK/PLUGIN_AUTH (MySQL >= 5.7 or MariaDB >= 10.2 needed)",
             ));
@@ -163,7 +186,7 @@ impl BackendConn {
         } else {
             auth::NATIVE.to_string()
         };
-        let caps = wanted_capabilities(found_rows) & hs.capabilities();
+        let caps = wanted_capabilities(flavour) & hs.capabilities();
         let response = Self::auth_response(&plugin, &scramble, &target.password);
         let mut attrs = std::collections::HashMap::new();
         attrs.insert("program_name".to_string(), "shardgate".to_string());
@@ -189,7 +212,7 @@ impl BackendConn {
             io,
             id: NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed),
             server_version,
-            found_rows,
+            flavour,
             multi_statements: true,
             schema: None,
             collation: HANDSHAKE_COLLATION,
@@ -305,8 +328,9 @@ impl BackendConn {
         }
     }
 
-    /// Sends one command packet (sequence id 0), flushed.
-    pub async fn send_command(&mut self, payload: &[u8]) -> Result<(), ProtocolError> {
+    /// Sends one command packet (sequence id 0, split into frames if large), flushed.
+    /// Returns the sequence id the reply starts with.
+    pub async fn send_command(&mut self, payload: &[u8]) -> Result<u8, ProtocolError> {
         let mut seq = 0;
         self.io.write_packet(&mut seq, payload);
         self.last_used = Instant::now();
@@ -314,13 +338,13 @@ impl BackendConn {
         if r.is_err() {
             self.reusable = false;
         }
-        r
+        r.map(|()| seq)
     }
 
     /// Runs one of the proxy's own commands that answers with OK (or EOF) or ERR.
     pub async fn simple_command(&mut self, payload: &[u8]) -> Result<Reply, ProtocolError> {
-        self.send_command(payload).await?;
-        let result = self.io.read_packet(1, MAX_INTERNAL_REPLY).await;
+        let seq = self.send_command(payload).await?;
+        let result = self.io.read_packet(seq, MAX_INTERNAL_REPLY).await;
         let (p, _) = result.inspect_err(|_| self.reusable = false)?;
         match p.first().copied() {
             Some(ERR_HEADER) => Ok(Reply::Err(p.to_vec())),

@@ -1,5 +1,6 @@
 //! A capped pool of connections to one backend: idle connections kept per flavour
-//! (CLIENT_FOUND_ROWS or not), a hard cap on open connections, checkout with a timeout.
+//! (CLIENT_FOUND_ROWS and CLIENT_DEPRECATE_EOF or not), a hard cap on open connections shared
+//! by all flavours, checkout with a timeout.
 //!
 //! The cap counts every open connection, idle or in use; a slot is taken before connecting
 //! and given back when a connection closes. Waiters are woken when a connection comes back.
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 use super::BackendError;
-use super::connection::{BackendConn, Target};
+use super::connection::{BackendConn, Flavour, Target};
 use crate::config::PoolConfig;
 
 /// Idle connections older than this are checked for a close by the server before reuse.
@@ -29,8 +30,8 @@ pub struct PoolStats {
 
 #[derive(Default)]
 struct Slots {
-    /// Idle connections, most recently used last; index 1 = opened with CLIENT_FOUND_ROWS.
-    idle: [Vec<BackendConn>; 2],
+    /// Idle connections by `Flavour::index`, most recently used last.
+    idle: [Vec<BackendConn>; Flavour::COUNT],
     open: usize,
 }
 
@@ -79,7 +80,7 @@ impl Pool {
         let s = self.lock();
         PoolStats {
             open: s.open,
-            idle: s.idle[0].len() + s.idle[1].len(),
+            idle: s.idle.iter().map(Vec::len).sum(),
             created: self.created.load(Ordering::Relaxed),
             closed: self.closed.load(Ordering::Relaxed),
             max: self.max,
@@ -88,15 +89,16 @@ impl Pool {
 
     /// Takes a connection of the wanted flavour: an idle one, or a new one while under the cap;
     /// otherwise waits for one to come back, up to the checkout timeout.
-    pub async fn checkout(self: &Arc<Self>, found_rows: bool) -> Result<PooledConn, BackendError> {
+    pub async fn checkout(self: &Arc<Self>, flavour: Flavour) -> Result<PooledConn, BackendError> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.checkout_timeout;
         loop {
             let returned = self.returned.notified();
             let must_connect = {
                 let mut s = self.lock();
-                while let Some(conn) = s.idle[usize::from(found_rows)].pop() {
-                    if conn.last_used.elapsed() < LIVENESS_CHECK_AFTER || !conn.closed_while_idle() {
+                while let Some(conn) = s.idle[flavour.index()].pop() {
+                    if conn.last_used.elapsed() < LIVENESS_CHECK_AFTER || !conn.closed_while_idle()
+                    {
                         return Ok(self.wrap(conn));
                     }
                     // The server closed it while idle (restart, wait_timeout): replace it.
@@ -106,8 +108,8 @@ impl Pool {
                 if s.open < self.max {
                     s.open += 1;
                     true
-                } else if let Some(other) = s.idle[usize::from(!found_rows)].pop() {
-                    // Trade an idle connection of the other flavour for a new one.
+                } else if let Some(other) = s.idle.iter_mut().find_map(|list| list.pop()) {
+                    // Trade an idle connection of another flavour for a new one.
                     drop(other);
                     self.closed.fetch_add(1, Ordering::Relaxed);
                     true
@@ -116,7 +118,7 @@ impl Pool {
                 }
             };
             if must_connect {
-                return match BackendConn::connect(&self.target, found_rows).await {
+                return match BackendConn::connect(&self.target, flavour).await {
                     Ok(conn) => {
                         self.created.fetch_add(1, Ordering::Relaxed);
                         Ok(self.wrap(conn))
@@ -147,7 +149,7 @@ impl Pool {
     fn give_back(&self, conn: BackendConn) {
         if conn.reusable {
             let mut s = self.lock();
-            s.idle[usize::from(conn.found_rows)].push(conn);
+            s.idle[conn.flavour.index()].push(conn);
         } else {
             drop(conn);
             self.closed.fetch_add(1, Ordering::Relaxed);

@@ -21,27 +21,29 @@ pub struct Outcome {
     pub failed: bool,
 }
 
-/// Sends `payload` as a command to the backend and relays the whole reply to the client.
+/// Sends `payload` as a command to the backend and relays the whole reply to the client,
+/// whose reply sequence ids start at `client_seq`.
 pub async fn forward(
     client: &mut PacketIo<TcpStream>,
     conn: &mut BackendConn,
     backend_name: &str,
     payload: &[u8],
+    client_seq: u8,
     expect: Expect,
     caps: ClientCaps,
 ) -> Result<Outcome, ExecError> {
-    send(conn, backend_name, payload).await?;
+    let backend_seq = send(conn, backend_name, payload).await?;
     let tracker = ResponseTracker::new(expect, caps, conn.status);
-    let mut seq = 1;
-    relay(client, conn, backend_name, tracker, &mut seq, 1).await
+    let mut seq = client_seq;
+    relay(client, conn, backend_name, tracker, &mut seq, backend_seq).await
 }
 
-/// Sends a command packet to the backend.
+/// Sends a command packet to the backend; returns the sequence id its reply starts with.
 pub async fn send(
     conn: &mut BackendConn,
     backend_name: &str,
     payload: &[u8],
-) -> Result<(), ExecError> {
+) -> Result<u8, ExecError> {
     conn.send_command(payload)
         .await
         .map_err(|source| ExecError::Lost {
@@ -65,18 +67,19 @@ pub async fn prepare(
     conn: &mut BackendConn,
     backend_name: &str,
     payload: &[u8],
+    client_seq: u8,
     caps: ClientCaps,
     register: impl FnOnce(Prepared) -> u32,
 ) -> Result<Outcome, ExecError> {
-    send(conn, backend_name, payload).await?;
+    let backend_seq = send(conn, backend_name, payload).await?;
     let lost = |source| ExecError::Lost {
         backend: backend_name.to_string(),
         source,
         partial: false,
     };
-    let read = conn.io.read_packet(1, 1 << 20).await;
+    let read = conn.io.read_packet(backend_seq, 1 << 20).await;
     let (first, last_seq) = read.inspect_err(|_| conn.reusable = false).map_err(lost)?;
-    let mut seq = 1;
+    let mut seq = client_seq;
     match first.first().copied() {
         Some(OK_HEADER) if first.len() >= 12 => {
             let u16_at = |i: usize| u16::from_le_bytes([first[i], first[i + 1]]);
@@ -154,17 +157,14 @@ pub async fn relay(
             }
         };
         backend_seq = backend_seq.wrapping_add(1);
-        let step = match tracker.feed(&frame.payload) {
-            Ok(s) => s,
+        let action = match tracker.feed(&frame.payload) {
+            Ok(a) => a,
             Err(e) => {
                 conn.reusable = false;
                 return Err(lost(e, partial));
             }
         };
-        if let Some(p) = step.before {
-            client.write_packet(seq, &p);
-        }
-        match step.action {
+        match action {
             Action::Forward => {
                 client.write_frame(*seq, &frame.payload);
                 *seq = seq.wrapping_add(1);
@@ -189,9 +189,6 @@ pub async fn relay(
                 }
             }
             Action::Replace(p) => client.write_packet(seq, &p),
-        }
-        if let Some(p) = step.after {
-            client.write_packet(seq, &p);
         }
         partial = true;
         client

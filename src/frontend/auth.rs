@@ -24,14 +24,15 @@ pub struct FirstResponse<'a> {
 }
 
 /// Runs the exchange. `seq` is the next sequence id to send, kept current so that the
-/// caller can send the final OK or ERR with it.
+/// caller can send the final OK or ERR with it. Returns the scramble in force at the end
+/// (a fresh one after an auth switch), which COM_CHANGE_USER responses are computed from.
 pub async fn authenticate(
     client: &mut PacketIo<TcpStream>,
     proxy: &Proxy,
     user: Option<&User>,
     first: FirstResponse<'_>,
     seq: &mut u8,
-) -> Result<(), FrontendError> {
+) -> Result<[u8; 20], FrontendError> {
     let plugin = user.map(|u| u.auth_plugin).unwrap_or_default();
     let mut scramble = first.scramble;
     let mut response = first.response;
@@ -55,7 +56,7 @@ pub async fn authenticate(
     match plugin {
         AuthPluginName::MysqlNativePassword => {
             if auth::verify_native(&scramble, &user.password, &response) {
-                Ok(())
+                Ok(scramble)
             } else {
                 Err(denied(None))
             }
@@ -66,11 +67,11 @@ pub async fn authenticate(
             }
             if user.password.is_empty() || proxy.sha2_cached(&user.name, &user.password) {
                 client.write_packet(seq, &auth_more_data(&[auth::SHA2_FAST_AUTH_OK]));
-                return Ok(());
+                return Ok(scramble);
             }
             full_sha2_auth(client, proxy, user, first.host, &scramble, seq)
                 .await?
-                .then_some(())
+                .then_some(scramble)
                 .ok_or_else(|| denied(Some(FULL_AUTH_HELP)))
         }
     }

@@ -38,6 +38,8 @@ pub enum FrontendError {
     StatementLost { id: u32 },
     #[error("client packet larger than max_allowed_packet ({max} bytes)")]
     PacketTooLarge { max: usize },
+    #[error("client did not finish logging in within {secs} s")]
+    LoginTimeout { secs: u64 },
     #[error("too many client connections (max_client_connections = {max})")]
     TooManyClients { max: usize },
     /// An ERR packet from a backend server, forwarded as the server wrote it.

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use super::FrontendError;
 use super::auth::{FirstResponse, authenticate};
 use super::statements::Statements;
-use crate::backend::connection::Reply;
+use crate::backend::connection::{Flavour, Reply};
 use crate::backend::pool::{LIVENESS_CHECK_AFTER, PooledConn};
 use crate::config::User;
 use crate::error;
@@ -42,7 +42,12 @@ pub struct Session {
     backend: Option<PooledConn>,
     stmts: Statements,
     max_packet: usize,
+    /// Sequence id of the reply to the command being served.
+    reply_seq: u8,
 }
+
+/// A client must finish logging in within this time (MySQL's connect_timeout default).
+const LOGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves one accepted client connection to its end.
 pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
@@ -50,7 +55,11 @@ pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
     let id = proxy.next_connection_id();
     let client = PacketIo::new(stream);
     let host = peer.ip().to_string();
-    match connect(&proxy, client, id, host.clone()).await {
+    let login = tokio::time::timeout(LOGIN_TIMEOUT, connect(&proxy, client, id, host.clone()));
+    let login = login.await.unwrap_or(Err(FrontendError::LoginTimeout {
+        secs: LOGIN_TIMEOUT.as_secs(),
+    }));
+    match login {
         Ok(Some(mut session)) => {
             tracing::debug!(conn = id, user = %session.user.name, %host, "client logged in");
             let reason = session.run().await;
@@ -90,10 +99,10 @@ async fn connect(
         scramble,
     };
     let result = authenticate(&mut client, proxy, user.as_ref(), first, &mut seq).await;
-    let user = match (result, user) {
-        (Ok(()), Some(user)) => user,
+    let (user, scramble) = match (result, user) {
+        (Ok(scramble), Some(user)) => (user, scramble),
         (Err(e), _) => return refuse(&mut client, seq, e).await,
-        (Ok(()), None) => return Ok(None),
+        (Ok(_), None) => return Ok(None),
     };
     let mut session = Session {
         proxy: Arc::clone(proxy),
@@ -110,6 +119,7 @@ async fn connect(
         backend: None,
         stmts: Statements::default(),
         max_packet: snapshot.config.max_allowed_packet as usize,
+        reply_seq: 1,
     };
     if let Some(db) = hello.database {
         if let Err(e) = session.check_schema(&db) {
@@ -143,6 +153,14 @@ async fn refuse(
 }
 
 impl Session {
+    /// The backend connection flavour this client needs.
+    fn flavour(&self) -> Flavour {
+        Flavour {
+            found_rows: self.caps.contains(C::CLIENT_FOUND_ROWS),
+            deprecate_eof: self.caps.contains(C::CLIENT_DEPRECATE_EOF),
+        }
+    }
+
     fn client_caps(&self) -> ClientCaps {
         ClientCaps {
             deprecate_eof: self.caps.contains(C::CLIENT_DEPRECATE_EOF),
@@ -154,9 +172,13 @@ impl Session {
     async fn run(&mut self) -> &'static str {
         let reason = loop {
             let payload = match self.client.read_packet(0, self.max_packet).await {
-                Ok((p, _)) => p,
+                Ok((p, last_seq)) => {
+                    self.reply_seq = last_seq.wrapping_add(1);
+                    p
+                }
                 Err(ProtocolError::Eof) => break "client closed the connection",
-                Err(ProtocolError::PacketTooLarge { max }) => {
+                Err(ProtocolError::PacketTooLarge { max, next_seq }) => {
+                    self.reply_seq = next_seq;
                     self.reply_error(&FrontendError::PacketTooLarge { max })
                         .await;
                     break "client packet larger than max_allowed_packet";
@@ -186,7 +208,7 @@ impl Session {
 
     async fn reply_error(&mut self, e: &FrontendError) {
         if let Some(p) = error::reply_packet(e) {
-            let mut seq = 1;
+            let mut seq = self.reply_seq;
             self.client.write_packet(&mut seq, &p);
             let _ = self.client.flush().await;
         }
@@ -245,7 +267,17 @@ impl Session {
                     1 => false,
                     other => return Err(FrontendError::UnknownOption(other)),
                 };
-                let mut seq = 1;
+                let mut conn = self.checkout().await?;
+                let applied = conn.set_multi_statements(self.multi_statements).await;
+                let name = conn.pool().name().to_string();
+                let applied = applied.map_err(|source| ExecError::Lost {
+                    backend: name,
+                    source,
+                    partial: false,
+                });
+                let reply = self.keep(conn, applied.map(|_| Outcome::default()));
+                reply?;
+                let mut seq = self.reply_seq;
                 let eof = packets::terminator(self.client_caps().deprecate_eof, 0, self.status);
                 self.client.write_packet(&mut seq, &eof);
                 self.client.flush().await?;
@@ -266,7 +298,7 @@ impl Session {
     }
 
     async fn reply_ok(&mut self) -> Result<(), FrontendError> {
-        let mut seq = 1;
+        let mut seq = self.reply_seq;
         self.client
             .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
         self.client.flush().await?;
@@ -303,8 +335,10 @@ impl Session {
         let mut conn = self.checkout().await?;
         let caps = self.client_caps();
         let name = conn.pool().name().to_string();
+        let seq = self.reply_seq;
+        let client = &mut self.client;
         let result =
-            passthrough::forward(&mut self.client, &mut conn, &name, payload, expect, caps).await;
+            passthrough::forward(client, &mut conn, &name, payload, seq, expect, caps).await;
         self.keep(conn, result)
     }
 
@@ -313,7 +347,7 @@ impl Session {
         let mut conn = self.checkout().await?;
         let name = conn.pool().name().to_string();
         let result = passthrough::send(&mut conn, &name, payload).await;
-        self.keep(conn, result.map(|()| Outcome::default()))?;
+        self.keep(conn, result.map(|_| Outcome::default()))?;
         Ok(())
     }
 
@@ -323,10 +357,11 @@ impl Session {
         let name = conn.pool().name().to_string();
         let conn_id = conn.id;
         let stmts = &mut self.stmts;
-        let result = passthrough::prepare(&mut self.client, &mut conn, &name, payload, caps, |p| {
-            stmts.insert(conn_id, p)
-        })
-        .await;
+        let seq = self.reply_seq;
+        let client = &mut self.client;
+        let register = |p| stmts.insert(conn_id, p);
+        let result =
+            passthrough::prepare(client, &mut conn, &name, payload, seq, caps, register).await;
         self.keep(conn, result)?;
         Ok(())
     }
@@ -393,8 +428,7 @@ impl Session {
         }
         let snapshot = self.proxy.snapshot();
         let pool = Arc::clone(snapshot.registry.default_primary());
-        let found_rows = self.caps.contains(C::CLIENT_FOUND_ROWS);
-        let mut conn = pool.checkout(found_rows).await?;
+        let mut conn = pool.checkout(self.flavour()).await?;
         self.sync(&mut conn).await?;
         Ok(conn)
     }
@@ -444,7 +478,7 @@ impl Session {
         let cu = parse_change_user(body, self.caps)?;
         let snapshot = self.proxy.snapshot();
         let user = snapshot.config.user(&cu.user).cloned();
-        let mut seq = 1;
+        let mut seq = self.reply_seq;
         let first = FirstResponse {
             user_name: &cu.user,
             host: &self.host,
@@ -455,8 +489,11 @@ impl Session {
         let proxy = Arc::clone(&self.proxy);
         let result = authenticate(&mut self.client, &proxy, user.as_ref(), first, &mut seq).await;
         let outcome = match (result, user) {
-            (Ok(()), Some(user)) => self.become_user(user, cu.database, cu.collation).await,
-            (Ok(()), None) => return Ok(()),
+            (Ok(scramble), Some(user)) => {
+                self.scramble = scramble;
+                self.become_user(user, cu.database, cu.collation).await
+            }
+            (Ok(_), None) => return Ok(()),
             (Err(e), _) => Err(e),
         };
         let packet = match &outcome {

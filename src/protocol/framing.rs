@@ -88,6 +88,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     ) -> Result<(Bytes, u8), ProtocolError> {
         let first = self.read_frame().await?;
         check_seq(expected_seq, first.seq)?;
+        if first.payload.len() > max_len {
+            return Err(ProtocolError::PacketTooLarge {
+                max: max_len,
+                next_seq: first.seq.wrapping_add(1),
+            });
+        }
         if !first.continues() {
             return Ok((first.payload, first.seq));
         }
@@ -98,7 +104,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
             seq = seq.wrapping_add(1);
             check_seq(seq, next.seq)?;
             if whole.len() + next.payload.len() > max_len {
-                return Err(ProtocolError::PacketTooLarge { max: max_len });
+                return Err(ProtocolError::PacketTooLarge {
+                    max: max_len,
+                    next_seq: seq.wrapping_add(1),
+                });
             }
             whole.extend_from_slice(&next.payload);
             if !next.continues() {
@@ -245,6 +254,23 @@ mod tests {
         drop(a);
         let err = r.read_frame().await.expect_err("must fail");
         assert!(matches!(err, ProtocolError::Truncated));
+    }
+
+    #[tokio::test]
+    async fn oversized_single_frame_is_refused() {
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let mut w = PacketIo::new(a);
+        let mut r = PacketIo::new(b);
+        w.write_frame(0, &[1u8; 2000]);
+        w.flush().await.expect("flush");
+        let err = r.read_packet(0, 1024).await.expect_err("must fail");
+        assert!(matches!(
+            err,
+            ProtocolError::PacketTooLarge {
+                max: 1024,
+                next_seq: 1
+            }
+        ));
     }
 
     #[tokio::test]

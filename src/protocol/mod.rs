@@ -21,8 +21,9 @@ pub enum ProtocolError {
     Truncated,
     #[error("packet sequence id {got}, expected {expected}")]
     BadSequence { expected: u8, got: u8 },
+    /// `next_seq` is the sequence id a reply must use.
     #[error("packet larger than max_allowed_packet ({max} bytes)")]
-    PacketTooLarge { max: usize },
+    PacketTooLarge { max: usize, next_seq: u8 },
     #[error("malformed packet: {0}")]
     Malformed(&'static str),
 }

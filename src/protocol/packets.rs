@@ -142,21 +142,18 @@ impl<'a> Ok<'a> {
         let last_insert_id = r.lenenc_int()?;
         let status = r.u16()?;
         let warnings = r.u16()?;
-        let (info, session_state) = if session_track {
-            let info = if r.is_empty() {
-                &[][..]
-            } else {
-                r.lenenc_bytes()?
-            };
-            let state = if status & status::SESSION_STATE_CHANGED != 0 && !r.is_empty() {
-                r.lenenc_bytes()?
-            } else {
-                &[][..]
-            };
-            (info, state)
+        // Servers write the info text length-encoded whether or not the client tracks state.
+        let info = if r.is_empty() {
+            &[][..]
         } else {
-            (r.remaining(), &[][..])
+            r.lenenc_bytes()?
         };
+        let session_state =
+            if session_track && status & status::SESSION_STATE_CHANGED != 0 && !r.is_empty() {
+                r.lenenc_bytes()?
+            } else {
+                &[][..]
+            };
         Ok(Ok {
             affected_rows,
             last_insert_id,
@@ -178,15 +175,16 @@ impl<'a> Ok<'a> {
         }
         out.extend_from_slice(&status.to_le_bytes());
         out.extend_from_slice(&self.warnings.to_le_bytes());
-        if session_track {
-            if !self.info.is_empty() || !self.session_state.is_empty() {
-                put_lenenc_bytes(out, self.info);
-            }
-            if !self.session_state.is_empty() {
-                put_lenenc_bytes(out, self.session_state);
-            }
+        let state = if session_track {
+            self.session_state
         } else {
-            out.extend_from_slice(self.info);
+            &[]
+        };
+        if !self.info.is_empty() || !state.is_empty() {
+            put_lenenc_bytes(out, self.info);
+        }
+        if !state.is_empty() {
+            put_lenenc_bytes(out, state);
         }
     }
 }
