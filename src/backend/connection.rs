@@ -348,10 +348,17 @@ impl BackendConn {
         let (p, _) = result.inspect_err(|_| self.reusable = false)?;
         match p.first().copied() {
             Some(ERR_HEADER) => Ok(Reply::Err(p.to_vec())),
-            Some(OK_HEADER) | Some(packets::EOF_HEADER) => {
+            Some(OK_HEADER) => {
                 let ok = packets::Ok::parse(&p, true).inspect_err(|_| self.reusable = false)?;
                 self.status = ok.status;
                 Ok(Reply::Ok { status: ok.status })
+            }
+            // COM_SET_OPTION answers with an EOF (an OK with the EOF header when deprecated).
+            Some(packets::EOF_HEADER) => {
+                let (_, status) = packets::terminator_fields(&p, self.flavour.deprecate_eof, true)
+                    .inspect_err(|_| self.reusable = false)?;
+                self.status = status;
+                Ok(Reply::Ok { status })
             }
             _ => {
                 self.reusable = false;

@@ -270,13 +270,22 @@ impl Session {
                 let mut conn = self.checkout().await?;
                 let applied = conn.set_multi_statements(self.multi_statements).await;
                 let name = conn.pool().name().to_string();
-                let applied = applied.map_err(|source| ExecError::Lost {
-                    backend: name,
-                    source,
-                    partial: false,
-                });
-                let reply = self.keep(conn, applied.map(|_| Outcome::default()));
-                reply?;
+                let outcome = match applied {
+                    Ok(Reply::Ok { status }) => Ok(Outcome {
+                        status,
+                        ..Outcome::default()
+                    }),
+                    Ok(Reply::Err(p)) => {
+                        self.backend = Some(conn);
+                        return Err(FrontendError::BackendReply(p));
+                    }
+                    Err(source) => Err(ExecError::Lost {
+                        backend: name,
+                        source,
+                        partial: false,
+                    }),
+                };
+                self.keep(conn, outcome)?;
                 let mut seq = self.reply_seq;
                 let eof = packets::terminator(self.client_caps().deprecate_eof, 0, self.status);
                 self.client.write_packet(&mut seq, &eof);

@@ -52,11 +52,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
 
     /// Reads one frame. `Eof` when the peer closed cleanly between frames.
     pub async fn read_frame(&mut self) -> Result<Frame, ProtocolError> {
+        self.read_frame_max(MAX_FRAME).await
+    }
+
+    /// Reads one frame, refusing at its header one whose payload exceeds `max` (as servers do:
+    /// the payload is not read first).
+    async fn read_frame_max(&mut self, max: usize) -> Result<Frame, ProtocolError> {
         loop {
             if self.rbuf.len() >= 4 {
                 let len = usize::from(self.rbuf[0])
                     | usize::from(self.rbuf[1]) << 8
                     | usize::from(self.rbuf[2]) << 16;
+                if len > max {
+                    return Err(ProtocolError::PacketTooLarge {
+                        max,
+                        next_seq: self.rbuf[3].wrapping_add(1),
+                    });
+                }
                 if self.rbuf.len() >= 4 + len {
                     let seq = self.rbuf[3];
                     self.rbuf.advance(4);
@@ -86,29 +98,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
         expected_seq: u8,
         max_len: usize,
     ) -> Result<(Bytes, u8), ProtocolError> {
-        let first = self.read_frame().await?;
+        let first = self.read_frame_max(max_len).await?;
         check_seq(expected_seq, first.seq)?;
-        if first.payload.len() > max_len {
-            return Err(ProtocolError::PacketTooLarge {
-                max: max_len,
-                next_seq: first.seq.wrapping_add(1),
-            });
-        }
         if !first.continues() {
             return Ok((first.payload, first.seq));
         }
         let mut seq = first.seq;
         let mut whole = BytesMut::from(&first.payload[..]);
         loop {
-            let next = self.read_frame().await?;
+            let next = self.read_frame_max(max_len - whole.len()).await?;
             seq = seq.wrapping_add(1);
             check_seq(seq, next.seq)?;
-            if whole.len() + next.payload.len() > max_len {
-                return Err(ProtocolError::PacketTooLarge {
-                    max: max_len,
-                    next_seq: seq.wrapping_add(1),
-                });
-            }
             whole.extend_from_slice(&next.payload);
             if !next.continues() {
                 return Ok((whole.freeze(), seq));

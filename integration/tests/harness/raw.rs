@@ -204,6 +204,12 @@ impl RawConn {
 
     /// Writes one packet with the next sequence id(s), splitting frames.
     pub fn write_packet(&mut self, payload: &[u8]) {
+        self.try_write_packet(payload).expect("write to server");
+    }
+
+    /// Like `write_packet`, but reports a write failure (the server may refuse and close
+    /// while a large packet is still being sent).
+    pub fn try_write_packet(&mut self, payload: &[u8]) -> std::io::Result<()> {
         let mut out = Vec::with_capacity(payload.len() + 8);
         let mut rest = payload;
         loop {
@@ -216,13 +222,23 @@ impl RawConn {
                 break;
             }
         }
-        self.stream.write_all(&out).expect("write to server");
+        self.stream.write_all(&out)
+    }
+
+    /// Sets the sequence id the next reply packet must carry.
+    pub fn expect_reply_seq(&mut self, seq: u8) {
+        self.seq = seq;
     }
 
     /// Starts a new command (sequence id 0) and sends its packet.
     pub fn send_command(&mut self, payload: &[u8]) {
+        self.try_send_command(payload).expect("write to server");
+    }
+
+    /// Like `send_command`, but reports a write failure.
+    pub fn try_send_command(&mut self, payload: &[u8]) -> std::io::Result<()> {
         self.seq = 0;
-        self.write_packet(payload);
+        self.try_write_packet(payload)
     }
 
     fn read_frame(&mut self) -> std::io::Result<(u8, Vec<u8>)> {
