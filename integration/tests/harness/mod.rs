@@ -107,6 +107,8 @@ pub struct ProxyOpts {
     /// Overrides the address of shard s1's primary.
     pub s1_primary: Option<String>,
     pub server_version: Option<String>,
+    /// Overrides the credentials the proxy logs in to backends with (user, password).
+    pub backend: Option<(String, String)>,
 }
 
 /// A running shardgate process; killed on drop.
@@ -184,6 +186,11 @@ impl Proxy {
         format!("127.0.0.1:{}", self.port)
     }
 
+    /// The process id (for reading its memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// True while the process runs.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
@@ -247,8 +254,15 @@ fn config_yaml(o: &ProxyOpts, sb: &Sandbox, port: u16) -> String {
          \x20 - { name: app, password: app-pw, auth_plugin: mysql_native_password }\n\
          \x20 - { name: app_sha2, password: sha2-pw, auth_plugin: caching_sha2_password }\n\
          \x20 - { name: limited, password: limited-pw, auth_plugin: mysql_native_password, allowed_schemas: [shop] }\n\
-         backend: { user: shardgate, password: shardgate-pw }\n\
          shards:\n",
+    );
+    let (bu, bp) = o
+        .backend
+        .clone()
+        .unwrap_or(("shardgate".into(), "shardgate-pw".into()));
+    y = y.replace(
+        "shards:\n",
+        &format!("backend: {{ user: {bu}, password: {bp} }}\nshards:\n"),
     );
     let s0 = o.s0_primary.as_deref().unwrap_or(&sb.s0_primary);
     let s1 = o.s1_primary.as_deref().unwrap_or(&sb.s1_primary);
