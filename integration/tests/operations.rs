@@ -154,3 +154,22 @@ fn one_gigabyte_result_streams_with_flat_memory() {
         "proxy peak RSS grew by {growth_mb} MB for a 1 GB result"
     );
 }
+
+/// A backend address `unix:/path` reaches a server on the same machine over its socket.
+#[test]
+fn backend_over_a_unix_socket() {
+    crate::harness::sandbox();
+    let dir = std::env::var("SANDBOX_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| crate::harness::repo_root().join("target/sandbox"));
+    let socket = dir.join("s0-primary/mysqld.sock");
+    let proxy = Proxy::start(ProxyOpts {
+        s0_primary: Some(format!("unix:{}", socket.display())),
+        ..Default::default()
+    });
+    let mut c = proxy.conn();
+    let host: Option<String> = c
+        .query_first("SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()")
+        .expect("query over the socket");
+    assert_eq!(host.as_deref(), Some("localhost"), "a unix-socket session");
+}

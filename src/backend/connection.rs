@@ -10,9 +10,9 @@ use mysql_common::constants::CapabilityFlags as C;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{HandshakePacket, HandshakeResponse};
 use mysql_common::proto::MySerialize;
-use tokio::net::TcpStream;
 
 use super::BackendError;
+use super::stream::BackendStream;
 use crate::protocol::packets::{self, ERR_HEADER, OK_HEADER};
 use crate::protocol::{PacketIo, ProtocolError, auth, command};
 
@@ -64,7 +64,7 @@ pub enum Reply {
 
 /// A logged-in backend connection.
 pub struct BackendConn {
-    pub io: PacketIo<TcpStream>,
+    pub io: PacketIo<BackendStream>,
     /// Proxy-wide unique id (prepared statement ids are valid per connection).
     pub id: u64,
     pub server_version: String,
@@ -141,13 +141,12 @@ impl BackendConn {
             backend: target.name.clone(),
             source,
         };
-        let stream = TcpStream::connect(&target.address)
+        let stream = BackendStream::connect(&target.address)
             .await
             .map_err(|source| BackendError::Connect {
                 backend: target.name.clone(),
                 source,
             })?;
-        stream.set_nodelay(true).map_err(|e| lost(e.into()))?;
         let mut io = PacketIo::new(stream);
         let (greeting, seq) = io.read_packet(0, MAX_INTERNAL_REPLY).await.map_err(lost)?;
         if greeting.first() == Some(&ERR_HEADER) {

@@ -3,6 +3,7 @@
 
 pub mod connection;
 pub mod pool;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;

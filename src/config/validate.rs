@@ -8,7 +8,7 @@ use tracing_subscriber::EnvFilter;
 use super::error::ConfigError;
 use super::raw::{RawConfig, RawLogging, RawPool, RawShard, RawUser};
 use super::types::*;
-use super::values::{check_address, check_server_version};
+use super::values::{check_address, check_backend_address, check_server_version};
 
 /// Checks `raw` and converts it into a `Config`; the first problem found is returned.
 pub(super) fn validate(raw: RawConfig, origin: &str) -> Result<Config, ConfigError> {
@@ -192,7 +192,10 @@ impl Validator<'_> {
                 "shard",
             )?;
             let address = shard.primary.address;
-            self.address(&address, &format!("shards[{i}].primary.address"))?;
+            let path = format!("shards[{i}].primary.address");
+            let result = check_backend_address(&address.value)
+                .map_err(|why| format!("invalid address {:?}: {why}", address.value));
+            self.check(&address, &path, result)?;
             out.push(ShardConfig {
                 name: shard.name.value,
                 primary: BackendConfig {

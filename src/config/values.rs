@@ -15,6 +15,19 @@ pub(super) fn check_address(text: &str) -> Result<(), String> {
     check_host(host)
 }
 
+/// Checks a backend address: `host:port`, or `unix:/absolute/path` for a server's unix socket
+/// on the same machine.
+pub(super) fn check_backend_address(text: &str) -> Result<(), String> {
+    match text.strip_prefix("unix:") {
+        Some(path) if path.starts_with('/') => Ok(()),
+        Some(_) => Err(
+            "a unix socket address needs an absolute path, e.g. \"unix:/run/mysqld/mysqld.sock\""
+                .to_string(),
+        ),
+        None => check_address(text),
+    }
+}
+
 /// Splits `host:port` / `[v6]:port`; the brackets are kept off the returned IPv6 host.
 fn split_host_port(text: &str) -> Result<(&str, &str), String> {
     if let Some(rest) = text.strip_prefix('[') {
@@ -99,7 +112,7 @@ pub(super) fn check_server_version(version: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_address, check_server_version};
+    use super::{check_address, check_backend_address, check_server_version};
 
     #[test]
     fn accepts_valid_addresses() {
@@ -140,6 +153,14 @@ mod tests {
             let err = check_address(bad).expect_err(bad);
             assert!(err.contains(expect), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn backend_addresses_may_be_unix_sockets() {
+        assert!(check_backend_address("unix:/run/mysqld/mysqld.sock").is_ok());
+        assert!(check_backend_address("127.0.0.1:3306").is_ok());
+        assert!(check_backend_address("unix:relative.sock").is_err());
+        assert!(check_backend_address("127.0.0.1").is_err());
     }
 
     #[test]

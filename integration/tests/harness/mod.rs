@@ -22,7 +22,7 @@ pub const DB: &str = "shop";
 pub const BACKEND_USER: &str = "shardgate";
 pub const BACKEND_PASS: &str = "shardgate-pw";
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
