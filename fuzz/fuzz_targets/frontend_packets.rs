@@ -4,10 +4,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use shardgate::protocol::PacketIo;
 use shardgate::protocol::command::Command;
 use shardgate::protocol::handshake::{parse_change_user, parse_client_hello, server_capabilities};
 use shardgate::protocol::response::{ClientCaps, Expect, ResponseTracker};
-use shardgate::protocol::PacketIo;
 use tokio::io::AsyncWriteExt;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
         let mut io = PacketIo::new(rx);
         let mut tracker = ResponseTracker::new(
             Expect::Results,
-            ClientCaps { deprecate_eof: false, session_track: false },
+            ClientCaps {
+                deprecate_eof: false,
+                session_track: false,
+            },
             0,
         );
         let mut seq = 0u8;

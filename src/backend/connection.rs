@@ -14,7 +14,7 @@ use mysql_common::proto::MySerialize;
 use super::BackendError;
 use super::stream::BackendStream;
 use crate::protocol::packets::{self, ERR_HEADER, OK_HEADER};
-use crate::protocol::{PacketIo, ProtocolError, auth, command};
+use crate::protocol::{PacketIo, ProtocolError, auth, command, handshake};
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -86,17 +86,7 @@ pub struct BackendConn {
 
 /// Capabilities the proxy asks of backends.
 fn wanted_capabilities(flavour: Flavour) -> C {
-    let mut caps = C::CLIENT_LONG_PASSWORD
-        | C::CLIENT_LONG_FLAG
-        | C::CLIENT_PROTOCOL_41
-        | C::CLIENT_TRANSACTIONS
-        | C::CLIENT_SECURE_CONNECTION
-        | C::CLIENT_MULTI_STATEMENTS
-        | C::CLIENT_MULTI_RESULTS
-        | C::CLIENT_PS_MULTI_RESULTS
-        | C::CLIENT_PLUGIN_AUTH
-        | C::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
-        | C::CLIENT_SESSION_TRACK;
+    let mut caps = handshake::core_capabilities();
     if flavour.found_rows {
         caps |= C::CLIENT_FOUND_ROWS;
     }

@@ -9,12 +9,10 @@ use mysql_common::proto::MySerialize;
 use super::ProtocolError;
 use super::packets::Reader;
 
-/// Capabilities the proxy offers clients. No TLS, compression, LOCAL INFILE or query attributes.
-pub fn server_capabilities() -> C {
+/// The protocol features the proxy uses on both sides: towards clients and towards backends.
+pub fn core_capabilities() -> C {
     C::CLIENT_LONG_PASSWORD
-        | C::CLIENT_FOUND_ROWS
         | C::CLIENT_LONG_FLAG
-        | C::CLIENT_CONNECT_WITH_DB
         | C::CLIENT_PROTOCOL_41
         | C::CLIENT_TRANSACTIONS
         | C::CLIENT_SECURE_CONNECTION
@@ -22,9 +20,16 @@ pub fn server_capabilities() -> C {
         | C::CLIENT_MULTI_RESULTS
         | C::CLIENT_PS_MULTI_RESULTS
         | C::CLIENT_PLUGIN_AUTH
-        | C::CLIENT_CONNECT_ATTRS
         | C::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA
         | C::CLIENT_SESSION_TRACK
+}
+
+/// Capabilities the proxy offers clients. No TLS, compression, LOCAL INFILE or query attributes.
+pub fn server_capabilities() -> C {
+    core_capabilities()
+        | C::CLIENT_FOUND_ROWS
+        | C::CLIENT_CONNECT_WITH_DB
+        | C::CLIENT_CONNECT_ATTRS
         | C::CLIENT_DEPRECATE_EOF
 }
 
