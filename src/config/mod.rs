@@ -6,6 +6,7 @@
 mod error;
 mod load;
 mod raw;
+mod split;
 #[cfg(test)]
 mod testutil;
 mod types;

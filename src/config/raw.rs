@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::split::{Balance, DefaultRole, RawReadWriteSplit, RawReplica};
 use super::types::{AuthPluginName, LogFormat};
 
 /// Top level of the configuration file.
@@ -29,6 +30,8 @@ pub(super) struct RawConfig {
     pub pool: Option<RawPool>,
     #[serde(default)]
     pub logging: Option<RawLogging>,
+    #[serde(default)]
+    pub read_write_split: Option<RawReadWriteSplit>,
 }
 
 /// One entry of `users`.
@@ -43,6 +46,8 @@ pub(super) struct RawUser {
     pub allowed_schemas: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     pub admin: Option<bool>,
+    #[serde(default)]
+    pub default_role: Option<DefaultRole>,
 }
 
 /// The `backend` section.
@@ -59,6 +64,10 @@ pub(super) struct RawBackendAuth {
 pub(super) struct RawShard {
     pub name: Spanned<String>,
     pub primary: RawBackend,
+    #[serde(default)]
+    pub replicas: Vec<RawReplica>,
+    #[serde(default)]
+    pub balance: Option<Balance>,
 }
 
 /// A backend server (`shards[].primary`).

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use super::split::{
+    Balance, DefaultRole, NoHealthyReplica, ReadWriteSplit, ReadYourWrites, ReplicaConfig,
+};
+
 /// Default `max_allowed_packet`: 64 MiB.
 pub const DEFAULT_MAX_ALLOWED_PACKET: u32 = 64 * 1024 * 1024;
 /// Smallest accepted `max_allowed_packet`.
@@ -49,6 +53,8 @@ pub struct Config {
     pub pool: PoolConfig,
     /// Log output settings.
     pub logging: LoggingConfig,
+    /// Read/write splitting rules.
+    pub read_write_split: ReadWriteSplit,
 }
 
 impl Config {
@@ -76,6 +82,8 @@ pub struct User {
     pub allowed_schemas: Option<Vec<String>>,
     /// Whether this user may run proxy admin commands.
     pub admin: bool,
+    /// `primary`: this user's statements never go to replicas.
+    pub default_role: DefaultRole,
 }
 
 impl User {
@@ -152,6 +160,10 @@ pub struct ShardConfig {
     pub name: String,
     /// The shard's primary (read/write) backend.
     pub primary: BackendConfig,
+    /// Replicas that serve reads (may be empty).
+    pub replicas: Vec<ReplicaConfig>,
+    /// How reads are spread over the healthy replicas.
+    pub balance: Balance,
 }
 
 /// One backend MySQL server.
@@ -242,6 +254,7 @@ mod tests {
             auth_plugin: AuthPluginName::default(),
             allowed_schemas: allowed.map(|a| a.iter().map(|s| s.to_string()).collect()),
             admin: false,
+            default_role: DefaultRole::Auto,
         }
     }
 

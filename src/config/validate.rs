@@ -48,11 +48,12 @@ pub(super) fn validate(raw: RawConfig, origin: &str) -> Result<Config, ConfigErr
         default_shard,
         pool: v.pool(raw.pool.unwrap_or_default())?,
         logging: v.logging(raw.logging.unwrap_or_default())?,
+        read_write_split: v.read_write_split(raw.read_write_split.unwrap_or_default())?,
     })
 }
 
 /// Builds errors that name the file, the value's position and its path in the document.
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     origin: &'a str,
 }
 
@@ -64,7 +65,7 @@ impl Validator<'_> {
     }
 
     /// Turns the outcome of a value check into an error located at that value.
-    fn check<T>(
+    pub(super) fn check<T>(
         &self,
         at: &Spanned<T>,
         path: &str,
@@ -74,7 +75,7 @@ impl Validator<'_> {
     }
 
     /// A name: non-empty and free of control characters.
-    fn name(&self, value: &Spanned<String>, path: &str) -> Result<(), ConfigError> {
+    pub(super) fn name(&self, value: &Spanned<String>, path: &str) -> Result<(), ConfigError> {
         let result = if value.value.is_empty() {
             Err("must not be empty".to_string())
         } else if value.value.chars().any(char::is_control) {
@@ -115,7 +116,7 @@ impl Validator<'_> {
     }
 
     /// An integer in `min..=max`, or `default` when absent.
-    fn number(
+    pub(super) fn number(
         &self,
         value: Option<&Spanned<i64>>,
         path: &str,
@@ -169,6 +170,7 @@ impl Validator<'_> {
                     .allowed_schemas
                     .map(|schemas| schemas.into_iter().map(|s| s.value).collect()),
                 admin: user.admin.unwrap_or(false),
+                default_role: user.default_role.unwrap_or_default(),
             });
         }
         Ok(out)
@@ -196,11 +198,14 @@ impl Validator<'_> {
             let result = check_backend_address(&address.value)
                 .map_err(|why| format!("invalid address {:?}: {why}", address.value));
             self.check(&address, &path, result)?;
+            let replicas = self.replicas(shard.replicas, i)?;
             out.push(ShardConfig {
                 name: shard.name.value,
                 primary: BackendConfig {
                     address: address.value,
                 },
+                replicas,
+                balance: shard.balance.unwrap_or_default(),
             });
         }
         Ok(out)
