@@ -104,6 +104,22 @@ pub fn reply_for(err: &FrontendError) -> Option<MysqlError> {
             ),
         ),
         F::Exec(ExecError::Backend(b)) => backend_reply(b),
+        F::NoHealthyReplica { shard } => MysqlError::new(
+            1105,
+            "HY000",
+            format!(
+                "No healthy replica in shard {shard}, and read_write_split.no_healthy_replica is \
+                 'error': retry later, or set it to 'primary' to read from the primary instead"
+            ),
+        ),
+        F::NotAdmin { user } => MysqlError::new(
+            1227,
+            "42000",
+            format!(
+                "Access denied; you need the shardgate admin flag (users[].admin: true) for this \
+                 operation (user '{user}')"
+            ),
+        ),
     })
 }
 

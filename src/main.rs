@@ -89,7 +89,7 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(listen = %local, version = %server_version, shards = config.shards.len(), "shardgate ready");
-    let proxy = Arc::new(Proxy::new(config, rsa, server_version));
+    let proxy = Arc::new(Proxy::new(config, rsa, server_version)?);
     shardgate::server::run(listener, proxy, shutdown_signal()).await;
     Ok(())
 }

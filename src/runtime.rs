@@ -11,11 +11,13 @@ use sha2::{Digest, Sha256};
 use crate::backend::Registry;
 use crate::config::Config;
 use crate::protocol::auth::RsaKeys;
+use crate::router::classify::Rules;
 
-/// One immutable config snapshot and the backends built from it.
+/// One immutable config snapshot, the backends built from it and its compiled routing rules.
 pub struct Snapshot {
     pub config: Config,
     pub registry: Registry,
+    pub rules: Rules,
 }
 
 /// Everything sessions share.
@@ -31,16 +33,24 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn new(config: Config, rsa: RsaKeys, server_version: String) -> Self {
+    /// Builds the first snapshot (inside the runtime: it starts health checkers).
+    pub fn new(config: Config, rsa: RsaKeys, server_version: String) -> Result<Self, String> {
+        let rw = &config.read_write_split;
+        let rules = Rules::new(&rw.critical_tables, &rw.critical_patterns)
+            .map_err(|e| format!("read_write_split.critical_patterns: {e}"))?;
         let registry = Registry::build(&config);
-        Proxy {
-            snapshot: ArcSwap::from_pointee(Snapshot { config, registry }),
+        Ok(Proxy {
+            snapshot: ArcSwap::from_pointee(Snapshot {
+                config,
+                registry,
+                rules,
+            }),
             rsa,
             server_version,
             sha2_cache: Mutex::new(HashSet::new()),
             next_connection_id: AtomicU32::new(1),
             clients: AtomicUsize::new(0),
-        }
+        })
     }
 
     /// The current snapshot (hold the `Arc` across awaits).

@@ -211,6 +211,7 @@ impl BackendConn {
             last_used: Instant::now(),
         };
         conn.finish_auth(target, plugin, scramble, seq).await?;
+        conn.track_gtids().await.map_err(lost)?;
         Ok(conn)
     }
 
@@ -367,13 +368,33 @@ impl BackendConn {
         Ok(r)
     }
 
+    /// Asks a MariaDB server to report the GTID of each commit in the OK packet (session
+    /// tracking of `last_gtid`), which read-your-writes needs. MySQL reports GTIDs through
+    /// `session_track_gtids` instead (not enabled yet).
+    async fn track_gtids(&mut self) -> Result<(), ProtocolError> {
+        if !self.server_version.contains("MariaDB") {
+            return Ok(());
+        }
+        let sql = "SET SESSION session_track_system_variables = \
+                   CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid')";
+        let mut p = vec![command::COM_QUERY];
+        p.extend_from_slice(sql.as_bytes());
+        if let Reply::Err(e) = self.simple_command(&p).await? {
+            let (code, _, message) = packets::parse_err(&e)?;
+            tracing::warn!(code, %message, "cannot enable last_gtid tracking; reads after writes go to the primary only within primary_window_ms");
+        }
+        Ok(())
+    }
+
     /// Resets session state (COM_RESET_CONNECTION): variables, temporary tables, statements.
     pub async fn reset(&mut self) -> Result<Reply, ProtocolError> {
         let r = self
             .simple_command(&[command::COM_RESET_CONNECTION])
             .await?;
-        self.collation = HANDSHAKE_COLLATION;
+        // What the character set becomes after a reset differs between servers: unknown.
+        self.collation = 0;
         self.multi_statements = true;
+        self.track_gtids().await?;
         Ok(r)
     }
 

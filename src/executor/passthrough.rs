@@ -17,6 +17,8 @@ pub struct Outcome {
     pub status: u16,
     /// New default schema reported by the backend's session tracking.
     pub schema: Option<String>,
+    /// GTID of the last transaction the reply committed, when the backend reports it.
+    pub last_gtid: Option<String>,
     /// The reply was an ERR.
     pub failed: bool,
 }
@@ -113,8 +115,8 @@ pub async fn prepare(
             client.flush().await.map_err(ExecError::Client)?;
             Ok(Outcome {
                 status: conn.status,
-                schema: None,
                 failed: true,
+                ..Outcome::default()
             })
         }
         _ => {
@@ -204,6 +206,7 @@ pub async fn relay(
     Ok(Outcome {
         status: tracker.status,
         schema: tracker.schema,
+        last_gtid: tracker.last_gtid,
         failed: tracker.failed,
     })
 }

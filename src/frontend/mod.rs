@@ -1,7 +1,11 @@
 //! One client connection: handshake and authentication, then the command loop with its
 //! session state and prepared statements.
 
+pub mod admin;
 pub mod auth;
+mod change_user;
+mod checkout;
+mod query;
 pub mod session;
 pub mod statements;
 
@@ -45,6 +49,10 @@ pub enum FrontendError {
     /// An ERR packet from a backend server, forwarded as the server wrote it.
     #[error("backend error reply")]
     BackendReply(Vec<u8>),
+    #[error("no healthy replica in shard {shard} and read_write_split.no_healthy_replica is error")]
+    NoHealthyReplica { shard: String },
+    #[error("user '{user}' is not a shardgate admin")]
+    NotAdmin { user: String },
     #[error(transparent)]
     Exec(#[from] ExecError),
 }

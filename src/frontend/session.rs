@@ -1,11 +1,11 @@
 //! A client session: the handshake, then the command loop. The session owns its state
-//! (user, schema, character set, options, prepared statements) and, for now, holds one
-//! backend connection for its whole life, brought to that state on checkout.
+//! (user, schema, character set, options, prepared statements); it holds one connection to
+//! its primary for its whole life and borrows replica connections per read (see `query`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use mysql_common::collations::{Collation, CollationId};
 use mysql_common::constants::CapabilityFlags as C;
 use tokio::net::TcpStream;
 
@@ -13,37 +13,40 @@ use super::FrontendError;
 use super::auth::{FirstResponse, authenticate};
 use super::statements::Statements;
 use crate::backend::connection::{Flavour, Reply};
-use crate::backend::pool::{LIVENESS_CHECK_AFTER, PooledConn};
+use crate::backend::pool::PooledConn;
 use crate::config::User;
 use crate::error;
 use crate::executor::ExecError;
 use crate::executor::passthrough::{self, Outcome};
 use crate::protocol::command::{self, Command};
-use crate::protocol::handshake::{self, parse_change_user, parse_client_hello};
+use crate::protocol::handshake::{self, parse_client_hello};
 use crate::protocol::packets::{self, status};
 use crate::protocol::response::{ClientCaps, Expect};
 use crate::protocol::{PacketIo, ProtocolError, auth};
-use crate::router::{self, Plan, Topology};
 use crate::runtime::Proxy;
 
 /// A logged-in client.
 pub struct Session {
-    proxy: Arc<Proxy>,
-    client: PacketIo<TcpStream>,
-    id: u32,
-    host: String,
-    user: User,
-    caps: C,
-    scramble: [u8; 20],
-    collation: u16,
-    schema: Option<String>,
-    multi_statements: bool,
-    status: u16,
-    backend: Option<PooledConn>,
-    stmts: Statements,
-    max_packet: usize,
+    pub(super) proxy: Arc<Proxy>,
+    pub(super) client: PacketIo<TcpStream>,
+    pub(super) id: u32,
+    pub(super) host: String,
+    pub(super) user: User,
+    pub(super) caps: C,
+    pub(super) scramble: [u8; 20],
+    pub(super) collation: u16,
+    pub(super) schema: Option<String>,
+    pub(super) multi_statements: bool,
+    pub(super) status: u16,
+    pub(super) backend: Option<PooledConn>,
+    pub(super) stmts: Statements,
+    pub(super) max_packet: usize,
     /// Sequence id of the reply to the command being served.
-    reply_seq: u8,
+    pub(super) reply_seq: u8,
+    /// When the session last sent a statement that may write (read-your-writes).
+    pub(super) last_write_at: Option<Instant>,
+    /// GTID of the session's last commit, as the primary reported it (read-your-writes).
+    pub(super) last_gtid: Option<String>,
 }
 
 /// A client must finish logging in within this time (MySQL's connect_timeout default).
@@ -120,6 +123,8 @@ async fn connect(
         stmts: Statements::default(),
         max_packet: snapshot.config.max_allowed_packet as usize,
         reply_seq: 1,
+        last_write_at: None,
+        last_gtid: None,
     };
     if let Some(db) = hello.database {
         if let Err(e) = session.check_schema(&db) {
@@ -154,14 +159,14 @@ async fn refuse(
 
 impl Session {
     /// The backend connection flavour this client needs.
-    fn flavour(&self) -> Flavour {
+    pub(super) fn flavour(&self) -> Flavour {
         Flavour {
             found_rows: self.caps.contains(C::CLIENT_FOUND_ROWS),
             deprecate_eof: self.caps.contains(C::CLIENT_DEPRECATE_EOF),
         }
     }
 
-    fn client_caps(&self) -> ClientCaps {
+    pub(super) fn client_caps(&self) -> ClientCaps {
         ClientCaps {
             deprecate_eof: self.caps.contains(C::CLIENT_DEPRECATE_EOF),
             session_track: self.caps.contains(C::CLIENT_SESSION_TRACK),
@@ -206,7 +211,7 @@ impl Session {
         reason
     }
 
-    async fn reply_error(&mut self, e: &FrontendError) {
+    pub(super) async fn reply_error(&mut self, e: &FrontendError) {
         if let Some(p) = error::reply_packet(e) {
             let mut seq = self.reply_seq;
             self.client.write_packet(&mut seq, &p);
@@ -314,20 +319,7 @@ impl Session {
         Ok(())
     }
 
-    async fn query(&mut self, payload: &[u8], sql: &[u8]) -> Result<(), FrontendError> {
-        let snapshot = self.proxy.snapshot();
-        let topo = Topology {
-            default_shard: snapshot.registry.default_shard,
-        };
-        match router::route_query(sql, topo) {
-            Plan::Use { schema, .. } => self.check_schema(&schema)?,
-            Plan::Single { .. } => {}
-        }
-        self.forward(payload, Expect::Results).await?;
-        Ok(())
-    }
-
-    fn check_schema(&self, schema: &str) -> Result<(), FrontendError> {
+    pub(super) fn check_schema(&self, schema: &str) -> Result<(), FrontendError> {
         if self.user.may_use_schema(schema) {
             Ok(())
         } else {
@@ -340,7 +332,11 @@ impl Session {
     }
 
     /// Forwards a command to the session's backend connection and relays the reply.
-    async fn forward(&mut self, payload: &[u8], expect: Expect) -> Result<Outcome, FrontendError> {
+    pub(super) async fn forward(
+        &mut self,
+        payload: &[u8],
+        expect: Expect,
+    ) -> Result<Outcome, FrontendError> {
         let mut conn = self.checkout().await?;
         let caps = self.client_caps();
         let name = conn.pool().name().to_string();
@@ -376,7 +372,7 @@ impl Session {
     }
 
     /// Keeps the connection for the next command unless it broke; records the reply's state.
-    fn keep(
+    pub(super) fn keep(
         &mut self,
         conn: PooledConn,
         result: Result<Outcome, ExecError>,
@@ -388,6 +384,10 @@ impl Session {
         self.status = out.status;
         if let Some(schema) = &out.schema {
             self.schema = Some(schema.clone());
+        }
+        if let Some(gtid) = &out.last_gtid {
+            self.last_gtid = Some(gtid.clone());
+            self.last_write_at = Some(Instant::now());
         }
         Ok(out)
     }
@@ -412,150 +412,6 @@ impl Session {
                 entry.prepared.backend_stmt_id,
             )),
             _ => Err(FrontendError::StatementLost { id: stmt_id }),
-        }
-    }
-
-    /// The session's backend connection, or a new one brought to the session's state.
-    async fn checkout(&mut self) -> Result<PooledConn, FrontendError> {
-        if let Some(mut conn) = self.backend.take() {
-            if conn.last_used.elapsed() < LIVENESS_CHECK_AFTER || !conn.closed_while_idle() {
-                return Ok(conn);
-            }
-            conn.reusable = false;
-            let backend = conn.pool().name().to_string();
-            let in_transaction = self.status & status::IN_TRANS != 0;
-            self.status &= !status::IN_TRANS;
-            if in_transaction {
-                // The transaction is gone with the connection: the client must know.
-                return Err(FrontendError::Exec(ExecError::Lost {
-                    backend,
-                    source: ProtocolError::Eof,
-                    partial: false,
-                }));
-            }
-            tracing::info!(conn = self.id, %backend, "backend closed the idle session connection; reconnecting");
-        }
-        let snapshot = self.proxy.snapshot();
-        let pool = Arc::clone(snapshot.registry.default_primary());
-        let mut conn = pool.checkout(self.flavour()).await?;
-        self.sync(&mut conn).await?;
-        Ok(conn)
-    }
-
-    /// Brings a backend connection to the session's schema, character set and options.
-    async fn sync(&self, conn: &mut PooledConn) -> Result<(), FrontendError> {
-        let name = conn.pool().name().to_string();
-        let lost = |source| {
-            FrontendError::Exec(ExecError::Lost {
-                backend: name.clone(),
-                source,
-                partial: false,
-            })
-        };
-        if let Some(schema) = &self.schema
-            && conn.schema.as_ref() != Some(schema)
-            && let Reply::Err(p) = conn.init_db(schema).await.map_err(lost)?
-        {
-            return Err(FrontendError::BackendReply(p));
-        }
-        if conn.collation != self.collation {
-            let c = Collation::resolve(CollationId::from(self.collation));
-            if c.id() != CollationId::UNKNOWN_COLLATION_ID {
-                let full = format!("SET NAMES '{}' COLLATE '{}'", c.charset(), c.collation());
-                let short = format!("SET NAMES '{}'", c.charset());
-                for sql in [full, short] {
-                    let mut p = vec![command::COM_QUERY];
-                    p.extend_from_slice(sql.as_bytes());
-                    if let Reply::Ok { .. } = conn.simple_command(&p).await.map_err(lost)? {
-                        conn.collation = self.collation;
-                        break;
-                    }
-                }
-            }
-        }
-        if let Reply::Err(p) = conn
-            .set_multi_statements(self.multi_statements)
-            .await
-            .map_err(lost)?
-        {
-            return Err(FrontendError::BackendReply(p));
-        }
-        Ok(())
-    }
-
-    async fn change_user(&mut self, body: &[u8]) -> Result<(), FrontendError> {
-        let cu = parse_change_user(body, self.caps)?;
-        let snapshot = self.proxy.snapshot();
-        let user = snapshot.config.user(&cu.user).cloned();
-        let mut seq = self.reply_seq;
-        let first = FirstResponse {
-            user_name: &cu.user,
-            host: &self.host,
-            plugin: cu.plugin.as_deref(),
-            response: cu.auth_response.clone(),
-            scramble: self.scramble,
-        };
-        let proxy = Arc::clone(&self.proxy);
-        let result = authenticate(&mut self.client, &proxy, user.as_ref(), first, &mut seq).await;
-        let outcome = match (result, user) {
-            (Ok(scramble), Some(user)) => {
-                self.scramble = scramble;
-                self.become_user(user, cu.database, cu.collation).await
-            }
-            (Ok(_), None) => return Ok(()),
-            (Err(e), _) => Err(e),
-        };
-        let packet = match &outcome {
-            Ok(()) => packets::ok_packet(self.status, 0, 0),
-            Err(e) => match error::reply_packet(e) {
-                Some(p) => p,
-                None => return outcome,
-            },
-        };
-        self.client.write_packet(&mut seq, &packet);
-        self.client.flush().await?;
-        match outcome {
-            Err(e) if e.ends_session() => Err(e),
-            _ => Ok(()),
-        }
-    }
-
-    /// After COM_CHANGE_USER authenticated: a fresh session state on a reset connection.
-    async fn become_user(
-        &mut self,
-        user: User,
-        schema: Option<String>,
-        collation: Option<u16>,
-    ) -> Result<(), FrontendError> {
-        if let Some(db) = &schema
-            && !user.may_use_schema(db)
-        {
-            return Err(FrontendError::SchemaDenied {
-                user: user.name.clone(),
-                host: self.host.clone(),
-                schema: db.clone(),
-            });
-        }
-        self.release().await;
-        self.user = user;
-        self.schema = schema;
-        if let Some(c) = collation {
-            self.collation = c;
-        }
-        self.stmts.clear();
-        self.status = status::AUTOCOMMIT;
-        let conn = self.checkout().await?;
-        self.backend = Some(conn);
-        Ok(())
-    }
-
-    /// Returns the backend connection to its pool with its session state reset.
-    async fn release(&mut self) {
-        if let Some(mut conn) = self.backend.take() {
-            match conn.reset().await {
-                Ok(Reply::Ok { .. }) => {}
-                _ => conn.reusable = false,
-            }
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod framing;
 pub mod handshake;
 pub mod packets;
 pub mod response;
+pub mod resultset;
 
 pub use framing::{Frame, PacketIo};
 

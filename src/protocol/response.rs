@@ -68,6 +68,8 @@ pub struct ResponseTracker {
     pub status: u16,
     /// Schema reported by session tracking, if it changed.
     pub schema: Option<String>,
+    /// GTID of the last transaction this reply committed (MariaDB `last_gtid` tracking).
+    pub last_gtid: Option<String>,
     /// An ERR packet ended the reply.
     pub failed: bool,
 }
@@ -86,6 +88,7 @@ impl ResponseTracker {
             state,
             status,
             schema: None,
+            last_gtid: None,
             failed: false,
         }
     }
@@ -220,39 +223,87 @@ impl ResponseTracker {
         Ok(Action::Forward)
     }
 
-    /// An OK packet: record status and schema, re-encode for a client without session tracking.
+    /// An OK packet: record status, schema and last GTID; re-encode it when the client must not
+    /// see part of it (no session tracking, or the proxy's own `last_gtid` tracking).
     fn ok(&mut self, payload: &[u8]) -> Result<Action, ProtocolError> {
-        let ok = packets::Ok::parse(payload, true)?;
+        let mut ok = packets::Ok::parse(payload, true)?;
         self.status = ok.status;
-        if !ok.session_state.is_empty()
-            && let Some(schema) = schema_change(ok.session_state)?
-        {
+        if ok.session_state.is_empty() {
+            if self.caps.session_track {
+                return Ok(Action::Forward);
+            }
+            return Ok(Action::Replace(reencode(&ok, payload, false)));
+        }
+        let state = SessionState::parse(ok.session_state)?;
+        if let Some(schema) = state.schema {
             self.schema = Some(schema);
         }
-        if self.caps.session_track {
+        if state.last_gtid.is_none() && self.caps.session_track {
             return Ok(Action::Forward);
         }
-        let header = payload.first().copied().unwrap_or(OK_HEADER);
-        let mut out = Vec::with_capacity(payload.len());
-        ok.write(header, false, &mut out);
-        Ok(Action::Replace(out))
+        self.last_gtid = state.last_gtid.or(self.last_gtid.take());
+        ok.session_state = &state.without_gtid;
+        if ok.session_state.is_empty() {
+            ok.status &= !status::SESSION_STATE_CHANGED;
+        }
+        Ok(Action::Replace(reencode(
+            &ok,
+            payload,
+            self.caps.session_track,
+        )))
     }
 }
 
-/// The new default schema from a session-state-change block, if it reports one.
-fn schema_change(block: &[u8]) -> Result<Option<String>, ProtocolError> {
-    const SESSION_TRACK_SCHEMA: u8 = 1;
-    let mut r = Reader::new(block);
-    let mut schema = None;
-    while !r.is_empty() {
-        let kind = r.u8()?;
-        let data = r.lenenc_bytes()?;
-        if kind == SESSION_TRACK_SCHEMA {
-            let name = Reader::new(data).lenenc_bytes()?;
-            schema = Some(String::from_utf8_lossy(name).into_owned());
+fn reencode(ok: &packets::Ok<'_>, payload: &[u8], session_track: bool) -> Vec<u8> {
+    let header = payload.first().copied().unwrap_or(OK_HEADER);
+    let mut out = Vec::with_capacity(payload.len());
+    ok.write(header, session_track, &mut out);
+    out
+}
+
+/// What the proxy reads from a session-state-change block.
+struct SessionState {
+    schema: Option<String>,
+    last_gtid: Option<String>,
+    /// The block without the `last_gtid` entry, which the proxy asked for and the client did not.
+    without_gtid: Vec<u8>,
+}
+
+impl SessionState {
+    fn parse(block: &[u8]) -> Result<Self, ProtocolError> {
+        const SYSTEM_VARIABLES: u8 = 0;
+        const SCHEMA: u8 = 1;
+        let mut r = Reader::new(block);
+        let mut out = SessionState {
+            schema: None,
+            last_gtid: None,
+            without_gtid: Vec::with_capacity(block.len()),
+        };
+        while !r.is_empty() {
+            let start = r.remaining();
+            let kind = r.u8()?;
+            let data = r.lenenc_bytes()?;
+            let entry = &start[..start.len() - r.remaining().len()];
+            match kind {
+                SCHEMA => {
+                    let name = Reader::new(data).lenenc_bytes()?;
+                    out.schema = Some(String::from_utf8_lossy(name).into_owned());
+                }
+                SYSTEM_VARIABLES => {
+                    let mut d = Reader::new(data);
+                    if d.lenenc_bytes()? == b"last_gtid" {
+                        let value = d.lenenc_bytes()?;
+                        out.last_gtid = Some(String::from_utf8_lossy(value).into_owned())
+                            .filter(|g| !g.is_empty());
+                        continue;
+                    }
+                }
+                _ => {}
+            }
+            out.without_gtid.extend_from_slice(entry);
         }
+        Ok(out)
     }
-    Ok(schema)
 }
 
 #[cfg(test)]
@@ -386,6 +437,46 @@ mod tests {
             "info keeps its length prefix, state block and flag dropped"
         );
         assert_eq!(t.schema.as_deref(), Some("shop"));
+    }
+
+    #[test]
+    fn last_gtid_is_taken_and_hidden_from_the_client() {
+        // schema entry + system variable entry last_gtid=0-1-42
+        let mut block = b"\x01\x05\x04shop".to_vec();
+        let mut var = Vec::new();
+        packets::put_lenenc_bytes(&mut var, b"last_gtid");
+        packets::put_lenenc_bytes(&mut var, b"0-1-42");
+        block.push(0);
+        packets::put_lenenc_bytes(&mut block, &var);
+        let ok = packets::Ok {
+            affected_rows: 1,
+            status: status::AUTOCOMMIT | status::SESSION_STATE_CHANGED,
+            session_state: &block,
+            ..Default::default()
+        };
+        let mut p = Vec::new();
+        ok.write(OK_HEADER, true, &mut p);
+        let mut t = ResponseTracker::new(Expect::Results, MODERN, 0);
+        let out = run(&mut t, &[p]);
+        assert_eq!(t.last_gtid.as_deref(), Some("0-1-42"));
+        assert_eq!(t.schema.as_deref(), Some("shop"));
+        let seen = packets::Ok::parse(&out[0], true).expect("parse");
+        assert_eq!(
+            seen.session_state, b"\x01\x05\x04shop",
+            "only the client's own entries"
+        );
+        // with only the gtid entry, the flag goes too
+        let mut only = vec![0];
+        packets::put_lenenc_bytes(&mut only, &var);
+        let ok = packets::Ok {
+            status: status::SESSION_STATE_CHANGED,
+            session_state: &only,
+            ..Default::default()
+        };
+        let mut p = Vec::new();
+        ok.write(OK_HEADER, true, &mut p);
+        let mut t = ResponseTracker::new(Expect::Results, MODERN, 0);
+        assert_eq!(run(&mut t, &[p]), vec![packets::ok_packet(0, 0, 0)]);
     }
 
     #[test]

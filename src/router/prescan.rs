@@ -91,6 +91,45 @@ pub fn use_schema(sql: &[u8]) -> Option<String> {
     String::from_utf8(name).ok()
 }
 
+/// The proxy's own statements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admin {
+    /// `SHOW SHARDGATE BACKENDS`
+    ShowBackends,
+    /// `EXPLAIN SHARDGATE <statement>`: where the statement would go, and why.
+    Explain(Vec<u8>),
+}
+
+/// Recognises `SHOW SHARDGATE BACKENDS` and `EXPLAIN SHARDGATE <statement>`.
+pub fn admin(sql: &[u8]) -> Option<Admin> {
+    let s = skip_noise(sql);
+    let (first, rest) = word(s)?;
+    let (second, rest) = word(rest)?;
+    if !second.eq_ignore_ascii_case(b"SHARDGATE") {
+        return None;
+    }
+    if first.eq_ignore_ascii_case(b"EXPLAIN") {
+        return Some(Admin::Explain(rest.trim_ascii().to_vec()));
+    }
+    let (third, rest) = word(rest)?;
+    let rest = rest.trim_ascii();
+    let rest = rest.strip_suffix(b";").unwrap_or(rest).trim_ascii();
+    (first.eq_ignore_ascii_case(b"SHOW")
+        && third.eq_ignore_ascii_case(b"BACKENDS")
+        && rest.is_empty())
+    .then_some(Admin::ShowBackends)
+}
+
+/// The next run of letters/underscores after whitespace, and the text after it.
+fn word(s: &[u8]) -> Option<(&[u8], &[u8])> {
+    let s = s.trim_ascii_start();
+    let end = s
+        .iter()
+        .position(|c| !(c.is_ascii_alphabetic() || *c == b'_'))
+        .unwrap_or(s.len());
+    (end > 0).then(|| s.split_at(end))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +140,21 @@ mod tests {
         assert_eq!(&k[..n], b"SELECT");
         let (k, n) = leading_keyword(b"/*!40101 SET NAMES utf8 */");
         assert_eq!(n, 0, "executable comment is not skipped: {:?}", &k[..n]);
+    }
+
+    #[test]
+    fn admin_statements() {
+        assert_eq!(
+            admin(b"show shardgate backends;"),
+            Some(Admin::ShowBackends)
+        );
+        assert_eq!(admin(b"SHOW SHARDGATE BACKENDS extra"), None);
+        assert_eq!(
+            admin(b"EXPLAIN SHARDGATE SELECT 1"),
+            Some(Admin::Explain(b"SELECT 1".to_vec()))
+        );
+        assert_eq!(admin(b"EXPLAIN SELECT 1"), None);
+        assert_eq!(admin(b"SHOW SHARDGATEX BACKENDS"), None);
     }
 
     #[test]

@@ -1,0 +1,180 @@
+//! Runs a COM_QUERY statement where the router sends it: on the session's primary
+//! connection, or on a replica connection borrowed for that one statement. Reads keep
+//! read-your-writes (GTID or primary window) and fail over to another replica or the primary
+//! when a replica fails before any byte of its answer reached the client.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::FrontendError;
+use super::session::Session;
+use crate::backend::health::gtid_covers;
+use crate::backend::pool::PooledConn;
+use crate::backend::query::QueryResult;
+use crate::backend::registry::ReplicaLease;
+use crate::config::{DefaultRole, NoHealthyReplica, ReadYourWrites};
+use crate::executor::ExecError;
+use crate::executor::passthrough;
+use crate::protocol::packets::status;
+use crate::protocol::response::Expect;
+use crate::router::{self, Plan, Role, SessionView, Topology};
+use crate::runtime::Snapshot;
+
+impl Session {
+    pub(super) async fn query(&mut self, payload: &[u8], sql: &[u8]) -> Result<(), FrontendError> {
+        let snapshot = self.proxy.snapshot();
+        let plan = router::route_query(sql, &self.view(&snapshot), &snapshot.topology());
+        match plan {
+            Plan::Admin(admin) => self.admin(admin, &snapshot).await,
+            Plan::Use { schema, .. } => {
+                self.check_schema(&schema)?;
+                self.forward(payload, Expect::Results).await.map(|_| ())
+            }
+            Plan::Single {
+                role: Role::Primary,
+                writes,
+                ..
+            } => self.on_primary(payload, writes).await,
+            Plan::Single {
+                role: Role::Replica,
+                shard,
+                ..
+            } => self.read_on_replica(payload, &snapshot, shard).await,
+        }
+    }
+
+    /// The session state the router needs.
+    pub(super) fn view(&self, snapshot: &Snapshot) -> SessionView {
+        let rw = &snapshot.config.read_write_split;
+        let window = Duration::from_millis(rw.primary_window_ms);
+        SessionView {
+            // With autocommit off every statement is part of a transaction.
+            in_transaction: self.status & status::IN_TRANS != 0
+                || self.status & status::AUTOCOMMIT == 0,
+            user_primary_only: self.user.default_role == DefaultRole::Primary,
+            within_write_window: rw.read_your_writes == ReadYourWrites::PrimaryWindow
+                && self.last_write_at.is_some_and(|t| t.elapsed() < window),
+        }
+    }
+
+    async fn on_primary(&mut self, payload: &[u8], writes: bool) -> Result<(), FrontendError> {
+        let result = self.forward(payload, Expect::Results).await;
+        if writes {
+            // Also after an error: part of a multi-statement may have been applied.
+            self.last_write_at = Some(Instant::now());
+        }
+        result.map(|_| ())
+    }
+
+    /// A read on a replica of `shard`; another replica or the primary when it cannot answer.
+    async fn read_on_replica(
+        &mut self,
+        payload: &[u8],
+        snapshot: &Arc<Snapshot>,
+        shard: usize,
+    ) -> Result<(), FrontendError> {
+        let shard = &snapshot.registry.shards[shard];
+        let rw = &snapshot.config.read_write_split;
+        let mut exclude = None;
+        for _attempt in 0..2 {
+            let Some(lease) = shard.pick_replica(exclude) else {
+                break;
+            };
+            exclude = Some(lease.index);
+            let name = lease.replica.pool.name().to_string();
+            let mut conn = match lease.replica.pool.checkout(self.flavour()).await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::warn!(conn = self.id, "read fails over: {e}");
+                    continue;
+                }
+            };
+            match self.sync(&mut conn).await {
+                Ok(()) => {}
+                Err(FrontendError::Exec(ExecError::Lost { .. })) => continue,
+                Err(e) => return Err(e),
+            }
+            if rw.read_your_writes == ReadYourWrites::Gtid
+                && let Some(gtid) = self.last_gtid.clone()
+                && !has_applied(&lease, &mut conn, &gtid, rw.gtid_wait_timeout_ms).await
+            {
+                // The replica is behind the session's own last write.
+                return self.on_primary(payload, false).await;
+            }
+            let (seq, caps) = (self.reply_seq, self.client_caps());
+            let client = &mut self.client;
+            let result = passthrough::forward(
+                client,
+                &mut conn,
+                &name,
+                payload,
+                seq,
+                Expect::Results,
+                caps,
+            )
+            .await;
+            match result {
+                Ok(_) => return Ok(()),
+                Err(ExecError::Lost {
+                    partial: false,
+                    source,
+                    ..
+                }) => {
+                    // Nothing reached the client: the read can run elsewhere.
+                    tracing::warn!(conn = self.id, backend = %name, "read fails over: {source}");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match rw.no_healthy_replica {
+            NoHealthyReplica::Primary => self.on_primary(payload, false).await,
+            NoHealthyReplica::Error => Err(FrontendError::NoHealthyReplica {
+                shard: shard.name.clone(),
+            }),
+        }
+    }
+}
+
+/// Has this replica applied `gtid`? Known from its last health check, or else waited for
+/// with MASTER_GTID_WAIT up to `timeout_ms` on the connection about to run the read.
+async fn has_applied(
+    lease: &ReplicaLease<'_>,
+    conn: &mut PooledConn,
+    gtid: &str,
+    timeout_ms: u64,
+) -> bool {
+    let known = lease.replica.health.snapshot().gtid_position;
+    if known.is_some_and(|p| gtid_covers(&p, gtid)) {
+        return true;
+    }
+    // A GTID from the server is digits, dashes and commas; anything else is not quoted in.
+    if gtid.is_empty()
+        || !gtid
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-' || b == b',')
+    {
+        return false;
+    }
+    let sql = format!(
+        "SELECT MASTER_GTID_WAIT('{gtid}', {}.{:03})",
+        timeout_ms / 1000,
+        timeout_ms % 1000
+    );
+    match conn.query_rows(&sql).await {
+        Ok(QueryResult::Rows(result)) => {
+            let first = result.rows.first().and_then(|r| r.first());
+            first.and_then(|v| v.as_deref()) == Some("0")
+        }
+        _ => false,
+    }
+}
+
+impl Snapshot {
+    /// What the router needs of this snapshot.
+    pub fn topology(&self) -> Topology<'_> {
+        Topology {
+            default_shard: self.registry.default_shard,
+            rules: &self.rules,
+        }
+    }
+}
