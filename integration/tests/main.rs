@@ -9,6 +9,7 @@ mod harness;
 mod auth;
 mod commands;
 mod concurrency;
+mod health;
 mod operations;
 mod prepared;
 mod results;
