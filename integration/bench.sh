@@ -44,27 +44,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# sysbench options shared by every run; the port is added per run.
-SYSBENCH_COMMON=(
-    --db-driver=mysql
-    --mysql-host=127.0.0.1
-    --mysql-user=sbtest
-    --mysql-password=sbtest-pw
-    --mysql-db=sbtest
-    --tables=4
-    --table-size=10000
-)
-
-# Run sysbench, keeping its output in OUTPUT_FILE; fail on a non-zero exit.
-run_sysbench() {
-    local output_file="$1"
-    shift
-    if ! sysbench "$@" >"$output_file" 2>&1; then
-        cat "$output_file" >&2
-        die "sysbench $* failed"
-    fi
-}
-
 # One timed sysbench run of WORKLOAD with THREADS against 127.0.0.1:PORT.
 bench_run() {
     local workload="$1" threads="$2" port="$3" output_file="$4"
@@ -72,36 +51,12 @@ bench_run() {
         --threads="$threads" --time="$BENCH_TIME" --db-ps-mode="$BENCH_PS_MODE" run
 }
 
-# From sysbench's "queries: 189135 (18894.83 per sec.)" line: the total ...
-total_queries() {
-    awk '$1 == "queries:" { print $2; exit }' "$1"
-}
-
-# ... and the rate.
-queries_per_second() {
-    awk '$1 == "queries:" { gsub(/\(/, "", $3); print $3; exit }' "$1"
-}
-
-# utime + stime of the proxy, in clock ticks. /proc/PID/stat is
-# "pid (comm) state ppid ...": after cutting everything up to ") ", the state
-# (field 3) is $1, so utime (field 14) is $12 and stime (field 15) is $13.
-proxy_cpu_ticks() {
-    sed 's/^.*) //' "/proc/$PROXY_PID/stat" | awk '{ print $12 + $13 }'
-}
-
-proxy_rss_kb() {
-    awk '$1 == "VmRSS:" { print $2 }' "/proc/$PROXY_PID/status"
-}
-
-# Median of the numbers on standard input, one per line.
-median() {
-    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # ---------------------------------------------------------------- setup
 
 PROXY_PORT="$(free_port 16034)"
 write_proxy_config "$WORK_DIR/shardgate.yaml" "$PROXY_PORT"
+# Pass-through: no replicas, so every statement goes to s0's primary like the direct runs.
+sed -i '/replicas:/d' "$WORK_DIR/shardgate.yaml"
 # The pool section's max_connections (indented), not max_client_connections. Each client
 # session holds one backend connection for its life (until multiplexing lands), so the pool
 # must fit the idle clients of the memory measurement; the QPS runs use at most 64 of them.

@@ -117,3 +117,53 @@ stop_proxy() {
     fi
     PROXY_PID=""
 }
+
+# ---------------------------------------------------------------- benchmarks
+# (used by bench.sh and bench_split.sh; they set PROXY_PID via start_proxy)
+
+# sysbench options shared by every run; the port is added per run.
+SYSBENCH_COMMON=(
+    --db-driver=mysql
+    --mysql-host=127.0.0.1
+    --mysql-user=sbtest
+    --mysql-password=sbtest-pw
+    --mysql-db=sbtest
+    --tables=4
+    --table-size=10000
+)
+
+# Run sysbench, keeping its output in OUTPUT_FILE; fail on a non-zero exit.
+run_sysbench() {
+    local output_file="$1"
+    shift
+    if ! sysbench "$@" >"$output_file" 2>&1; then
+        cat "$output_file" >&2
+        die "sysbench $* failed"
+    fi
+}
+
+# From sysbench's "queries: 189135 (18894.83 per sec.)" line: the total ...
+total_queries() {
+    awk '$1 == "queries:" { print $2; exit }' "$1"
+}
+
+# ... and the rate.
+queries_per_second() {
+    awk '$1 == "queries:" { gsub(/\(/, "", $3); print $3; exit }' "$1"
+}
+
+# utime + stime of the proxy, in clock ticks. /proc/PID/stat is
+# "pid (comm) state ppid ...": after cutting everything up to ") ", the state
+# (field 3) is $1, so utime (field 14) is $12 and stime (field 15) is $13.
+proxy_cpu_ticks() {
+    sed 's/^.*) //' "/proc/$PROXY_PID/stat" | awk '{ print $12 + $13 }'
+}
+
+proxy_rss_kb() {
+    awk '$1 == "VmRSS:" { print $2 }' "/proc/$PROXY_PID/status"
+}
+
+# Median of the numbers on standard input, one per line.
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}

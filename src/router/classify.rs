@@ -129,23 +129,26 @@ impl Rules {
 
     /// The index of the critical table an identifier names; `quote` is its quote byte.
     fn table(&self, ident: &[u8], quote: Option<u8>) -> Option<usize> {
-        if self.tables.is_empty()
-            || (quote.is_none() && self.lengths & 1u128 << ident.len().min(127) == 0)
-        {
+        if self.tables.is_empty() {
             return None;
         }
-        let mut buf = [0u8; MAX_IDENT];
-        let mut n = 0;
-        let mut i = 0;
-        while let Some(&b) = ident.get(i) {
-            // A doubled quote inside a quoted identifier stands for one.
-            i += if Some(b) == quote { 2 } else { 1 };
-            *buf.get_mut(n)? = b.to_ascii_lowercase();
-            n += 1;
+        if let Some(q) = quote.filter(|q| ident.contains(q)) {
+            // A doubled quote inside a quoted identifier stands for one (rare: a copy).
+            let mut buf = [0u8; MAX_IDENT];
+            let (mut n, mut i) = (0, 0);
+            while let Some(&b) = ident.get(i) {
+                i += if b == q { 2 } else { 1 };
+                *buf.get_mut(n)? = b;
+                n += 1;
+            }
+            return self.table(&buf[..n], None);
         }
-        let name = &buf[..n];
+        if self.lengths & 1u128 << ident.len().min(127) == 0 {
+            return None;
+        }
+        let lower = || ident.iter().map(u8::to_ascii_lowercase);
         self.tables
-            .binary_search_by(|t| t.as_bytes().cmp(name))
+            .binary_search_by(|t| t.bytes().cmp(lower()))
             .ok()
     }
 
@@ -162,8 +165,8 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
     let mut parts = 0;
     let mut at_start = true;
     let mut prev: Option<Token> = None;
-    // The last three significant tokens' words (empty for other tokens).
-    let mut recent: [&[u8]; 3] = [&[]; 3];
+    // The keywords of the last three significant tokens.
+    let mut recent: [Option<&str>; 3] = [None; 3];
     let mut pending_fn = None;
     loop {
         let before = lx.clone();
@@ -188,33 +191,34 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
         }
         if t.is_punct(b";") {
             (at_start, prev, pending_fn) = (true, None, None);
-            recent = [&[]; 3];
+            recent = [None; 3];
             continue;
         }
         match pending_fn.take() {
             Some(name) if t.is_punct(b"(") => f.session(name),
             _ => {}
         }
-        let w = word(Some(t));
+        let k = match t.kind {
+            TokenKind::Word => keyword(t.text),
+            _ => None,
+        };
         match t.kind {
             TokenKind::Word => {
-                let [r0, r1, r2] = recent;
-                if (is(w, "UPDATE") || is(w, "SHARE")) && is(r2, "FOR")
-                    || is(w, "MODE") && is(r0, "LOCK") && is(r1, "IN") && is(r2, "SHARE")
-                {
-                    f.locking = true;
-                } else if is(w, "FOR") && is(r2, "VALUE") && is(r1, "NEXT") {
-                    f.session("NEXT VALUE FOR");
-                } else if is(w, "FOR") && is(r2, "VALUE") && is(r1, "PREVIOUS") {
-                    f.session("PREVIOUS VALUE FOR");
-                } else if is(w, "INTO") {
-                    f.into = true;
-                } else if is(w, "SQL_CALC_FOUND_ROWS") {
-                    f.session("SQL_CALC_FOUND_ROWS");
-                } else {
-                    pending_fn = SESSION_FUNCTIONS.iter().copied().find(|n| is(w, n));
+                match (k, recent) {
+                    (Some("UPDATE" | "SHARE"), [_, _, Some("FOR")])
+                    | (Some("MODE"), [Some("LOCK"), Some("IN"), Some("SHARE")]) => f.locking = true,
+                    (Some("FOR"), [_, Some("NEXT"), Some("VALUE")]) => f.session("NEXT VALUE FOR"),
+                    (Some("FOR"), [_, Some("PREVIOUS"), Some("VALUE")]) => {
+                        f.session("PREVIOUS VALUE FOR")
+                    }
+                    (Some("INTO"), _) => f.into = true,
+                    (Some("SQL_CALC_FOUND_ROWS"), _) => f.session("SQL_CALC_FOUND_ROWS"),
+                    (Some("FOR" | "IN" | "LOCK" | "MODE" | "NEXT" | "PREVIOUS"), _) => {}
+                    (Some("SHARE" | "UPDATE" | "VALUE"), _) => {}
+                    (Some(function), _) => pending_fn = Some(function),
+                    _ => {}
                 }
-                f.critical = f.critical.or_else(|| rules.table(w, None));
+                f.critical = f.critical.or_else(|| rules.table(t.text, None));
             }
             TokenKind::QuotedIdent => {
                 f.critical = f.critical.or_else(|| rules.table(t.text, Some(b'`')));
@@ -241,7 +245,7 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
             }
             _ => {}
         }
-        recent = [recent[1], recent[2], w];
+        recent = [recent[1], recent[2], k];
         prev = Some(t);
     }
     if parts == 0 || f.empty_part {
@@ -278,25 +282,30 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
     }
 }
 
-/// Functions whose result belongs to the session's connection (when called: name + `(`).
-const SESSION_FUNCTIONS: [&str; 16] = [
-    "LAST_INSERT_ID",
-    "FOUND_ROWS",
-    "ROW_COUNT",
-    "GET_LOCK",
-    "RELEASE_LOCK",
-    "RELEASE_ALL_LOCKS",
-    "IS_USED_LOCK",
-    "IS_FREE_LOCK",
-    "NEXTVAL",
-    "LASTVAL",
-    "SETVAL",
-    "MASTER_GTID_WAIT",
-    "MASTER_POS_WAIT",
-    "SOURCE_POS_WAIT",
-    "WAIT_FOR_EXECUTED_GTID_SET",
-    "WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS",
-];
+/// The keywords the main scan looks at, upper-cased: those of locking reads, INTO,
+/// NEXT/PREVIOUS VALUE FOR, SQL_CALC_FOUND_ROWS and the session functions (called when
+/// followed by `(`). Dispatched on the first letter: most words are none of these.
+fn keyword(word: &[u8]) -> Option<&'static str> {
+    let candidates: &[&'static str] = match word.first()?.to_ascii_uppercase() {
+        b'F' => &["FOR", "FOUND_ROWS"],
+        b'G' => &["GET_LOCK"],
+        b'I' => &["IN", "INTO", "IS_USED_LOCK", "IS_FREE_LOCK"],
+        b'L' => &["LOCK", "LAST_INSERT_ID", "LASTVAL"],
+        b'M' => &["MODE", "MASTER_GTID_WAIT", "MASTER_POS_WAIT"],
+        b'N' => &["NEXT", "NEXTVAL"],
+        b'P' => &["PREVIOUS"],
+        b'R' => &["ROW_COUNT", "RELEASE_LOCK", "RELEASE_ALL_LOCKS"],
+        b'S' => &["SHARE", "SETVAL", "SOURCE_POS_WAIT", "SQL_CALC_FOUND_ROWS"],
+        b'U' => &["UPDATE"],
+        b'V' => &["VALUE"],
+        b'W' => &[
+            "WAIT_FOR_EXECUTED_GTID_SET",
+            "WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS",
+        ],
+        _ => return None,
+    };
+    candidates.iter().copied().find(|k| is(word, k))
+}
 
 /// Session-dependent system variables (`@@identity`, `@@session.warning_count`, …).
 const SESSION_SYSVARS: [(&str, &str); 4] = [

@@ -83,13 +83,32 @@ pub struct Lexer<'a> {
     done: bool,
 }
 
+const IDENT: u8 = 1;
+const SPACE: u8 = 2;
+
+/// Byte classes, one table lookup per byte in the hot loops.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80 {
+            t[b] = IDENT;
+        } else if matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            t[b] = SPACE;
+        }
+        b += 1;
+    }
+    t
+};
+
 /// Bytes that may appear in a bare identifier.
 pub fn is_ident_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    CLASS[b as usize] == IDENT
 }
 
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+    CLASS[b as usize] == SPACE
 }
 
 impl<'a> Lexer<'a> {

@@ -181,14 +181,40 @@ fn random_bytes_never_panic() {
 fn zz_tmp_timing() {
     use std::time::Instant;
     let rules = Rules::new(&["orders".to_string(), "accounts".to_string()], &[]).unwrap();
-    let rules_p = Rules::new(&["orders".to_string(), "accounts".to_string()], &[r"(?i)^\s*select\s+balance\b".to_string()]).unwrap();
+    let rules_p = Rules::new(
+        &["orders".to_string(), "accounts".to_string()],
+        &[r"(?i)^\s*select\s+balance\b".to_string()],
+    )
+    .unwrap();
     let long = b"SELECT o.id, o.customer_id, o.total, c.name, c.email FROM shop.invoices o /* report */ JOIN customers c ON c.id = o.customer_id WHERE o.created_at >= '2024-01-01 00:00:00' AND o.status IN ('paid', 'shipped', 'it''s done') AND c.country = ? ORDER BY o.created_at DESC LIMIT 50";
     println!("long len {}", long.len());
-    for (name, sql, r) in [("point", &b"SELECT c FROM sbtest1 WHERE id=?"[..], &rules), ("long", &long[..], &rules), ("point+pattern", &b"SELECT c FROM sbtest1 WHERE id=?"[..], &rules_p), ("long+pattern", &long[..], &rules_p), ("point/norules", &b"SELECT c FROM sbtest1 WHERE id=?"[..], &Rules::default())] {
+    for (name, sql, r) in [
+        ("point", &b"SELECT c FROM sbtest1 WHERE id=?"[..], &rules),
+        ("long", &long[..], &rules),
+        (
+            "point+pattern",
+            &b"SELECT c FROM sbtest1 WHERE id=?"[..],
+            &rules_p,
+        ),
+        ("long+pattern", &long[..], &rules_p),
+        (
+            "point/norules",
+            &b"SELECT c FROM sbtest1 WHERE id=?"[..],
+            &Rules::default(),
+        ),
+    ] {
         let n = 2_000_000;
-        for _ in 0..10000 { std::hint::black_box(classify(std::hint::black_box(sql), r)); }
+        for _ in 0..10000 {
+            std::hint::black_box(classify(std::hint::black_box(sql), r));
+        }
         let t = Instant::now();
-        for _ in 0..n { std::hint::black_box(classify(std::hint::black_box(sql), r)); }
-        println!("{name}: {:.1} ns/call -> {:?}", t.elapsed().as_nanos() as f64 / n as f64, classify(sql, r).reason);
+        for _ in 0..n {
+            std::hint::black_box(classify(std::hint::black_box(sql), r));
+        }
+        println!(
+            "{name}: {:.1} ns/call -> {:?}",
+            t.elapsed().as_nanos() as f64 / n as f64,
+            classify(sql, r).reason
+        );
     }
 }
