@@ -75,6 +75,11 @@ pub fn reply_for(err: &FrontendError) -> Option<MysqlError> {
             "HY000",
             format!("Unknown prepared statement handler ({id}) given to {command}"),
         ),
+        F::BadExecute { id } => MysqlError::new(
+            1210,
+            "HY000",
+            format!("Incorrect arguments to mysqld_stmt_execute (statement {id})"),
+        ),
         F::StatementLost { id } => MysqlError::new(
             1243,
             "HY000",

@@ -82,6 +82,8 @@ pub struct BackendConn {
     pub reusable: bool,
     pub created: Instant,
     pub last_used: Instant,
+    /// Statements the proxy prepared on this connection for sessions that borrow it.
+    pub statements: super::statements::StatementCache,
 }
 
 /// Capabilities the proxy asks of backends.
@@ -207,6 +209,7 @@ impl BackendConn {
             collation: HANDSHAKE_COLLATION,
             status: 0,
             reusable: true,
+            statements: Default::default(),
             created: Instant::now(),
             last_used: Instant::now(),
         };
@@ -393,6 +396,7 @@ impl BackendConn {
             .await?;
         // What the character set becomes after a reset differs between servers: unknown.
         self.collation = 0;
+        self.statements.clear();
         self.multi_statements = true;
         self.track_gtids().await?;
         Ok(r)

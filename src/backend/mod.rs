@@ -7,6 +7,7 @@ pub mod health;
 pub mod pool;
 pub mod query;
 pub mod registry;
+pub mod statements;
 pub mod stream;
 
 pub use registry::{Registry, Shard};

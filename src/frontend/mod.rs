@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 mod change_user;
 mod checkout;
+mod execute;
 mod query;
 pub mod session;
 pub mod statements;
@@ -38,6 +39,8 @@ pub enum FrontendError {
     UnknownOption(u16),
     #[error("unknown prepared statement {id} in {command}")]
     UnknownStatement { id: u32, command: &'static str },
+    #[error("malformed COM_STMT_EXECUTE for statement {id}")]
+    BadExecute { id: u32 },
     #[error("prepared statement {id} was lost with its backend connection")]
     StatementLost { id: u32 },
     #[error("client packet larger than max_allowed_packet ({max} bytes)")]

@@ -1,8 +1,10 @@
 //! Runs a COM_QUERY statement where the router sends it: on the session's primary
-//! connection, or on a replica connection borrowed for that one statement. Reads keep
+//! connection, or on a replica connection borrowed for that one statement (also used for
+//! prepared-statement reads, see `execute`). Reads keep
 //! read-your-writes (GTID or primary window) and fail over to another replica or the primary
 //! when a replica fails before any byte of its answer reached the client.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,9 +14,11 @@ use crate::backend::health::gtid_covers;
 use crate::backend::pool::PooledConn;
 use crate::backend::query::QueryResult;
 use crate::backend::registry::ReplicaLease;
+use crate::backend::statements::{Prepared as StmtOnConn, execute_for};
 use crate::config::{DefaultRole, NoHealthyReplica, ReadYourWrites};
 use crate::executor::ExecError;
 use crate::executor::passthrough;
+use crate::protocol::ProtocolError;
 use crate::protocol::packets::status;
 use crate::protocol::response::Expect;
 use crate::router::{self, Plan, Role, SessionView, Topology};
@@ -39,7 +43,12 @@ impl Session {
                 role: Role::Replica,
                 shard,
                 ..
-            } => self.read_on_replica(payload, &snapshot, shard).await,
+            } => {
+                if self.try_replica(payload, &snapshot, shard, None).await? {
+                    return Ok(());
+                }
+                self.on_primary(payload, false).await
+            }
         }
     }
 
@@ -66,13 +75,16 @@ impl Session {
         result.map(|_| ())
     }
 
-    /// A read on a replica of `shard`; another replica or the primary when it cannot answer.
-    async fn read_on_replica(
+    /// Runs a read on a replica of `shard`, failing over to another replica once. `false`
+    /// when the read must run on the primary instead (no usable replica, the replica is behind
+    /// the session's last write, or it cannot prepare the statement).
+    pub(super) async fn try_replica(
         &mut self,
         payload: &[u8],
         snapshot: &Arc<Snapshot>,
         shard: usize,
-    ) -> Result<(), FrontendError> {
+        stmt: Option<ReplicaStatement>,
+    ) -> Result<bool, FrontendError> {
         let shard = &snapshot.registry.shards[shard];
         let rw = &snapshot.config.read_write_split;
         let mut exclude = None;
@@ -99,22 +111,23 @@ impl Session {
                 && !has_applied(&lease, &mut conn, &gtid, rw.gtid_wait_timeout_ms).await
             {
                 // The replica is behind the session's own last write.
-                return self.on_primary(payload, false).await;
+                return Ok(false);
             }
+            let body = match &stmt {
+                None => Cow::Borrowed(payload),
+                Some(s) => match s.execute_packet(&mut conn, payload).await {
+                    Ok(Some(p)) => Cow::Owned(p),
+                    Ok(None) => return Ok(false),
+                    Err(_) => continue,
+                },
+            };
             let (seq, caps) = (self.reply_seq, self.client_caps());
             let client = &mut self.client;
-            let result = passthrough::forward(
-                client,
-                &mut conn,
-                &name,
-                payload,
-                seq,
-                Expect::Results,
-                caps,
-            )
-            .await;
+            let result =
+                passthrough::forward(client, &mut conn, &name, &body, seq, Expect::Results, caps)
+                    .await;
             match result {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(true),
                 Err(ExecError::Lost {
                     partial: false,
                     source,
@@ -127,10 +140,38 @@ impl Session {
             }
         }
         match rw.no_healthy_replica {
-            NoHealthyReplica::Primary => self.on_primary(payload, false).await,
+            NoHealthyReplica::Primary => Ok(false),
             NoHealthyReplica::Error => Err(FrontendError::NoHealthyReplica {
                 shard: shard.name.clone(),
             }),
+        }
+    }
+}
+
+/// A prepared statement to execute on a replica connection.
+pub(super) struct ReplicaStatement {
+    pub sql: Arc<[u8]>,
+    pub params: u16,
+    /// The parameter types the client last sent.
+    pub types: Option<Box<[u8]>>,
+}
+
+impl ReplicaStatement {
+    /// The client's execute packet for this statement on `conn` (prepared there if needed);
+    /// `None` when it cannot run there (the replica refuses it, or the types are unknown).
+    async fn execute_packet(
+        &self,
+        conn: &mut PooledConn,
+        payload: &[u8],
+    ) -> Result<Option<Vec<u8>>, ProtocolError> {
+        match conn.prepared(&self.sql).await? {
+            StmtOnConn::Ready(s) if s.params == self.params => Ok(execute_for(
+                payload,
+                s.id,
+                s.params,
+                self.types.as_deref().unwrap_or_default(),
+            )),
+            _ => Ok(None),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::config::User;
 use crate::error;
 use crate::executor::ExecError;
 use crate::executor::passthrough::{self, Outcome};
-use crate::protocol::command::{self, Command};
+use crate::protocol::command::Command;
 use crate::protocol::handshake::{self, parse_client_hello};
 use crate::protocol::packets::{self, status};
 use crate::protocol::response::{ClientCaps, Expect};
@@ -241,10 +241,7 @@ impl Session {
             }
             Command::ChangeUser(body) => self.change_user(body).await?,
             Command::StmtPrepare(_) => self.prepare(payload).await?,
-            Command::StmtExecute { stmt_id } => {
-                let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_execute")?;
-                self.forward(&p, Expect::Results).await?;
-            }
+            Command::StmtExecute { stmt_id } => self.execute(payload, stmt_id).await?,
             Command::StmtFetch { stmt_id } => {
                 let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_fetch")?;
                 self.forward(&p, Expect::Rows).await?;
@@ -256,6 +253,10 @@ impl Session {
             Command::StmtSendLongData { stmt_id } => {
                 // No reply; an unknown statement is reported by the execute that follows.
                 if let Ok(p) = self.stmt_payload(payload, stmt_id, "mysqld_stmt_send_long_data") {
+                    if let Some(entry) = self.stmts.get_mut(stmt_id) {
+                        // The data now sits with the primary's statement.
+                        entry.long_data = true;
+                    }
                     self.send_only(&p).await?;
                 }
             }
@@ -348,26 +349,11 @@ impl Session {
     }
 
     /// Sends a command that has no reply.
-    async fn send_only(&mut self, payload: &[u8]) -> Result<(), FrontendError> {
+    pub(super) async fn send_only(&mut self, payload: &[u8]) -> Result<(), FrontendError> {
         let mut conn = self.checkout().await?;
         let name = conn.pool().name().to_string();
         let result = passthrough::send(&mut conn, &name, payload).await;
         self.keep(conn, result.map(|_| Outcome::default()))?;
-        Ok(())
-    }
-
-    async fn prepare(&mut self, payload: &[u8]) -> Result<(), FrontendError> {
-        let mut conn = self.checkout().await?;
-        let caps = self.client_caps();
-        let name = conn.pool().name().to_string();
-        let conn_id = conn.id;
-        let stmts = &mut self.stmts;
-        let seq = self.reply_seq;
-        let client = &mut self.client;
-        let register = |p| stmts.insert(conn_id, p);
-        let result =
-            passthrough::prepare(client, &mut conn, &name, payload, seq, caps, register).await;
-        self.keep(conn, result)?;
         Ok(())
     }
 
@@ -390,28 +376,5 @@ impl Session {
             self.last_write_at = Some(Instant::now());
         }
         Ok(out)
-    }
-
-    /// The statement command with the client's statement id replaced by the backend's.
-    fn stmt_payload(
-        &self,
-        payload: &[u8],
-        stmt_id: u32,
-        command: &'static str,
-    ) -> Result<Vec<u8>, FrontendError> {
-        let entry = self
-            .stmts
-            .get(stmt_id)
-            .ok_or(FrontendError::UnknownStatement {
-                id: stmt_id,
-                command,
-            })?;
-        match &self.backend {
-            Some(conn) if conn.id == entry.conn_id => Ok(command::with_stmt_id(
-                payload,
-                entry.prepared.backend_stmt_id,
-            )),
-            _ => Err(FrontendError::StatementLost { id: stmt_id }),
-        }
     }
 }

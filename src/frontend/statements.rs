@@ -1,19 +1,28 @@
-//! The session's prepared statements: the ids the client sees, mapped to a backend
-//! connection's own statement ids.
+//! The session's prepared statements: the ids the client sees, mapped to the statement on the
+//! session's primary connection, with what executing them elsewhere needs (SQL text, whether
+//! it is a read, the parameter types last sent).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::executor::passthrough::Prepared;
 
 /// One prepared statement of the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The backend connection it was prepared on.
+    /// The primary connection it was prepared on.
     pub conn_id: u64,
     pub prepared: Prepared,
+    pub sql: Arc<[u8]>,
+    /// A plain read by the routing rules: executions may run on a replica.
+    pub read: bool,
+    /// Parameter types from the last execute that sent them (2 bytes per parameter).
+    pub types: Option<Box<[u8]>>,
+    /// COM_STMT_SEND_LONG_DATA went to the primary since the last execute.
+    pub long_data: bool,
 }
 
-/// Client statement id → backend statement.
+/// Client statement id → statement.
 #[derive(Debug, Default)]
 pub struct Statements {
     next_id: u32,
@@ -22,19 +31,31 @@ pub struct Statements {
 
 impl Statements {
     /// Registers a statement prepared on `conn_id` and returns the client's id for it.
-    pub fn insert(&mut self, conn_id: u64, prepared: Prepared) -> u32 {
+    pub fn insert(&mut self, conn_id: u64, prepared: Prepared, sql: Arc<[u8]>, read: bool) -> u32 {
         loop {
             self.next_id = self.next_id.wrapping_add(1).max(1);
             if !self.map.contains_key(&self.next_id) {
                 break;
             }
         }
-        self.map.insert(self.next_id, Entry { conn_id, prepared });
+        let entry = Entry {
+            conn_id,
+            prepared,
+            sql,
+            read,
+            types: None,
+            long_data: false,
+        };
+        self.map.insert(self.next_id, entry);
         self.next_id
     }
 
-    pub fn get(&self, id: u32) -> Option<Entry> {
-        self.map.get(&id).copied()
+    pub fn get(&self, id: u32) -> Option<&Entry> {
+        self.map.get(&id)
+    }
+
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Entry> {
+        self.map.get_mut(&id)
     }
 
     pub fn remove(&mut self, id: u32) -> Option<Entry> {
@@ -58,13 +79,14 @@ mod tests {
             params: 0,
             cols: 0,
         };
-        let a = s.insert(7, p(100));
-        let b = s.insert(7, p(200));
+        let sql: Arc<[u8]> = Arc::from(&b"SELECT 1"[..]);
+        let a = s.insert(7, p(100), Arc::clone(&sql), true);
+        let b = s.insert(7, p(200), Arc::clone(&sql), false);
         assert_ne!(a, b);
         assert_eq!(s.get(b).map(|e| e.prepared.backend_stmt_id), Some(200));
         assert!(s.remove(a).is_some());
         assert!(s.get(a).is_none());
         s.next_id = u32::MAX;
-        assert_eq!(s.insert(1, p(1)), 1, "ids wrap to 1, skipping 0");
+        assert_eq!(s.insert(1, p(1), sql, true), 1, "ids wrap to 1, skipping 0");
     }
 }

@@ -164,12 +164,13 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
     let mut lx = Lexer::new(sql);
     let mut parts = 0;
     let mut at_start = true;
-    let mut prev: Option<Token> = None;
+    // Where the last word, quoted identifier or string ended.
+    let mut name_end = usize::MAX;
     // The keywords of the last three significant tokens.
     let mut recent: [Option<&str>; 3] = [None; 3];
     let mut pending_fn = None;
     loop {
-        let before = lx.clone();
+        let before = at_start.then(|| lx.clone());
         let Some(t) = lx.next() else { break };
         match t.kind {
             TokenKind::Error(e) => return primary(Reason::Unparsable(e.describe()), false),
@@ -183,14 +184,14 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
             }
             _ => {}
         }
-        if at_start {
+        if let Some(before) = before {
             parts += 1;
             at_start = false;
             f.empty_part |= t.is_punct(b";");
             f.add(statement_kind(before));
         }
         if t.is_punct(b";") {
-            (at_start, prev, pending_fn) = (true, None, None);
+            (at_start, name_end, pending_fn) = (true, usize::MAX, None);
             recent = [None; 3];
             continue;
         }
@@ -229,13 +230,7 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
             }
             // `'user'@'host'`, `root@localhost`: an account name, not a variable.
             TokenKind::UserVar => {
-                f.user_var |= !prev.is_some_and(|p| {
-                    p.end == t.start
-                        && matches!(
-                            p.kind,
-                            TokenKind::Word | TokenKind::QuotedIdent | TokenKind::Str
-                        )
-                });
+                f.user_var |= name_end != t.start;
             }
             TokenKind::SysVar => {
                 let name = t.text.rsplit(|&b| b == b'.').next().unwrap_or(t.text);
@@ -246,7 +241,10 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
             _ => {}
         }
         recent = [recent[1], recent[2], k];
-        prev = Some(t);
+        name_end = match t.kind {
+            TokenKind::Word | TokenKind::QuotedIdent | TokenKind::Str => t.end,
+            _ => usize::MAX,
+        };
     }
     if parts == 0 || f.empty_part {
         return primary(Reason::Unparsable("empty statement"), false);
@@ -420,7 +418,7 @@ fn is_any(word: &[u8], keywords: &[&str]) -> bool {
 /// A bare word's text; empty for any other token.
 fn word<'a>(t: Option<Token<'a>>) -> &'a [u8] {
     match t {
-        Some(t) if t.kind == TokenKind::Word => t.text,
+        Some(t) if matches!(t.kind, TokenKind::Word) => t.text,
         _ => b"",
     }
 }

@@ -69,7 +69,7 @@ pub struct Token<'a> {
 impl Token<'_> {
     /// Whether this is the punctuation `p`.
     pub fn is_punct(&self, p: &[u8]) -> bool {
-        self.kind == TokenKind::Punct && self.text == p
+        matches!(self.kind, TokenKind::Punct) && self.text == p
     }
 }
 
@@ -211,11 +211,12 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    fn ident_end(&self, mut i: usize) -> usize {
-        while is_ident_byte(self.at(i)) {
-            i += 1;
-        }
-        i
+    fn ident_end(&self, i: usize) -> usize {
+        let rest = self.src.get(i..).unwrap_or_default();
+        i + rest
+            .iter()
+            .position(|&b| !is_ident_byte(b))
+            .unwrap_or(rest.len())
     }
 
     fn var_name_end(&self, mut i: usize) -> usize {
@@ -309,10 +310,13 @@ impl<'a> Iterator for Lexer<'a> {
 
     fn next(&mut self) -> Option<Token<'a>> {
         while !self.done {
-            while self.pos < self.src.len() && is_space(self.src[self.pos]) {
-                self.pos += 1;
-            }
-            let start = self.pos;
+            let rest = &self.src[self.pos..];
+            let start = self.pos
+                + rest
+                    .iter()
+                    .position(|&b| !is_space(b))
+                    .unwrap_or(rest.len());
+            self.pos = start;
             let Some(&c) = self.src.get(start) else {
                 self.done = true;
                 if self.exec_depth > 0 {
@@ -320,6 +324,10 @@ impl<'a> Iterator for Lexer<'a> {
                 }
                 return None;
             };
+            if is_ident_byte(c) && !c.is_ascii_digit() {
+                let end = self.ident_end(start + 1);
+                return Some(self.token(TokenKind::Word, start, (start, end), end));
+            }
             let c1 = self.at(start + 1);
             match c {
                 b'#' => self.skip_line(),
@@ -346,10 +354,6 @@ impl<'a> Iterator for Lexer<'a> {
                     ));
                 }
                 b'0'..=b'9' => return Some(self.number(start)),
-                _ if is_ident_byte(c) => {
-                    let end = self.ident_end(start);
-                    return Some(self.token(TokenKind::Word, start, (start, end), end));
-                }
                 _ => return Some(self.punct(start)),
             }
         }

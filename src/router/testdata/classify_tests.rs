@@ -188,6 +188,29 @@ fn zz_tmp_timing() {
     .unwrap();
     let long = b"SELECT o.id, o.customer_id, o.total, c.name, c.email FROM shop.invoices o /* report */ JOIN customers c ON c.id = o.customer_id WHERE o.created_at >= '2024-01-01 00:00:00' AND o.status IN ('paid', 'shipped', 'it''s done') AND c.country = ? ORDER BY o.created_at DESC LIMIT 50";
     println!("long len {}", long.len());
+    let n = 2_000_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(Lexer::new(std::hint::black_box(&long[..])).count());
+    }
+    println!(
+        "lexer only long: {:.1} ns/call, {} tokens",
+        t.elapsed().as_nanos() as f64 / n as f64,
+        Lexer::new(long).count()
+    );
+    let t = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(
+            std::hint::black_box(&long[..])
+                .iter()
+                .filter(|&&b| b == b' ')
+                .count(),
+        );
+    }
+    println!(
+        "calibration (count spaces): {:.1} ns/call",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
     for (name, sql, r) in [
         ("point", &b"SELECT c FROM sbtest1 WHERE id=?"[..], &rules),
         ("long", &long[..], &rules),

@@ -1,0 +1,108 @@
+//! Server-side prepared statements: COM_STMT_PREPARE on the session's primary connection
+//! (classified as read or not), and COM_STMT_EXECUTE where the routing allows — a read runs
+//! on a replica, prepared there on first use, with the same read-your-writes and failover as
+//! text reads; cursors, long data, writes and transactions stay on the primary.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::FrontendError;
+use super::query::ReplicaStatement;
+use super::session::Session;
+use crate::backend::statements::parse_execute;
+use crate::executor::passthrough;
+use crate::protocol::command;
+use crate::protocol::response::Expect;
+use crate::router::classify::{self, Target};
+
+impl Session {
+    pub(super) async fn prepare(&mut self, payload: &[u8]) -> Result<(), FrontendError> {
+        let snapshot = self.proxy.snapshot();
+        let sql: Arc<[u8]> = Arc::from(payload.get(1..).unwrap_or_default());
+        let read = classify::classify(&sql, &snapshot.rules).target == Target::Replica;
+        let mut conn = self.checkout().await?;
+        let caps = self.client_caps();
+        let name = conn.pool().name().to_string();
+        let conn_id = conn.id;
+        let stmts = &mut self.stmts;
+        let seq = self.reply_seq;
+        let client = &mut self.client;
+        let register = |p| stmts.insert(conn_id, p, sql, read);
+        let result =
+            passthrough::prepare(client, &mut conn, &name, payload, seq, caps, register).await;
+        self.keep(conn, result)?;
+        Ok(())
+    }
+
+    pub(super) async fn execute(
+        &mut self,
+        payload: &[u8],
+        stmt_id: u32,
+    ) -> Result<(), FrontendError> {
+        let entry = self
+            .stmts
+            .get_mut(stmt_id)
+            .ok_or(FrontendError::UnknownStatement {
+                id: stmt_id,
+                command: "mysqld_stmt_execute",
+            })?;
+        let exec = parse_execute(payload, entry.prepared.params)
+            .map_err(|_| FrontendError::BadExecute { id: stmt_id })?;
+        if let Some(types) = exec.types {
+            entry.types = Some(types.into());
+        }
+        let long_data = std::mem::take(&mut entry.long_data);
+        let read = entry.read;
+        let replica = ReplicaStatement {
+            sql: Arc::clone(&entry.sql),
+            params: entry.prepared.params,
+            types: entry.types.clone(),
+        };
+        let snapshot = self.proxy.snapshot();
+        let view = self.view(&snapshot);
+        let may_use_replica = read
+            && !exec.cursor
+            && !long_data
+            && !view.in_transaction
+            && !view.user_primary_only
+            && !view.within_write_window;
+        if may_use_replica {
+            let shard = snapshot.registry.default_shard;
+            if self
+                .try_replica(payload, &snapshot, shard, Some(replica))
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_execute")?;
+        let result = self.forward(&p, Expect::Results).await;
+        if !read {
+            self.last_write_at = Some(Instant::now());
+        }
+        result.map(|_| ())
+    }
+
+    /// The statement command with the client's statement id replaced by the primary's.
+    pub(super) fn stmt_payload(
+        &self,
+        payload: &[u8],
+        stmt_id: u32,
+        command: &'static str,
+    ) -> Result<Vec<u8>, FrontendError> {
+        let entry = self
+            .stmts
+            .get(stmt_id)
+            .ok_or(FrontendError::UnknownStatement {
+                id: stmt_id,
+                command,
+            })?;
+        match &self.backend {
+            Some(conn) if conn.id == entry.conn_id => Ok(command::with_stmt_id(
+                payload,
+                entry.prepared.backend_stmt_id,
+            )),
+            _ => Err(FrontendError::StatementLost { id: stmt_id }),
+        }
+    }
+}
