@@ -38,7 +38,13 @@ impl Session {
                 role: Role::Primary,
                 writes,
                 ..
-            } => self.on_primary(payload, writes).await,
+            } => {
+                if writes && mentions_gtid_tracking(sql) {
+                    // The client may have replaced the proxy's `last_gtid` tracking.
+                    self.gtid_untracked = true;
+                }
+                self.on_primary(payload, writes).await
+            }
             Plan::Single {
                 role: Role::Replica,
                 shard,
@@ -61,7 +67,8 @@ impl Session {
             in_transaction: self.status & status::IN_TRANS != 0
                 || self.status & status::AUTOCOMMIT == 0,
             user_primary_only: self.user.default_role == DefaultRole::Primary,
-            within_write_window: rw.read_your_writes == ReadYourWrites::PrimaryWindow
+            within_write_window: (rw.read_your_writes == ReadYourWrites::PrimaryWindow
+                || self.gtid_untracked)
                 && self.last_write_at.is_some_and(|t| t.elapsed() < window),
         }
     }
@@ -174,6 +181,13 @@ impl ReplicaStatement {
             _ => Ok(None),
         }
     }
+}
+
+/// Does the statement touch `session_track_system_variables` (case-insensitive)?
+fn mentions_gtid_tracking(sql: &[u8]) -> bool {
+    const NAME: &[u8] = b"session_track_system_variables";
+    sql.windows(NAME.len())
+        .any(|w| w.eq_ignore_ascii_case(NAME))
 }
 
 /// Has this replica applied `gtid`? Known from its last health check, or else waited for

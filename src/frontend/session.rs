@@ -47,6 +47,9 @@ pub struct Session {
     pub(super) last_write_at: Option<Instant>,
     /// GTID of the session's last commit, as the primary reported it (read-your-writes).
     pub(super) last_gtid: Option<String>,
+    /// The client changed session tracking itself: GTIDs may no longer be reported, so
+    /// read-your-writes falls back to the primary window.
+    pub(super) gtid_untracked: bool,
 }
 
 /// A client must finish logging in within this time (MySQL's connect_timeout default).
@@ -125,6 +128,7 @@ async fn connect(
         reply_seq: 1,
         last_write_at: None,
         last_gtid: None,
+        gtid_untracked: false,
     };
     if let Some(db) = hello.database {
         if let Err(e) = session.check_schema(&db) {
