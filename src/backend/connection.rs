@@ -374,7 +374,7 @@ impl BackendConn {
     /// Asks a MariaDB server to report the GTID of each commit in the OK packet (session
     /// tracking of `last_gtid`), which read-your-writes needs. MySQL reports GTIDs through
     /// `session_track_gtids` instead (not enabled yet).
-    async fn track_gtids(&mut self) -> Result<(), ProtocolError> {
+    pub async fn track_gtids(&mut self) -> Result<(), ProtocolError> {
         if !self.server_version.contains("MariaDB") {
             return Ok(());
         }

@@ -305,9 +305,15 @@ impl Session {
                 let out = self.forward(payload, Expect::OkOrErr).await?;
                 if !out.failed {
                     self.stmts.clear();
+                    self.gtid_untracked = false;
                     if let Some(conn) = self.backend.as_mut() {
                         conn.collation = 0;
                         conn.multi_statements = true;
+                        // The reset also dropped the proxy's `last_gtid` tracking.
+                        if conn.track_gtids().await.is_err() {
+                            conn.reusable = false;
+                            self.backend = None;
+                        }
                     }
                 }
             }
