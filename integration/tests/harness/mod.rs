@@ -5,6 +5,7 @@
 
 pub mod raw;
 pub mod relay;
+pub mod rw;
 
 use std::fmt::Write as _;
 use std::io::{Read, Seek, SeekFrom};
@@ -109,7 +110,41 @@ pub struct ProxyOpts {
     pub server_version: Option<String>,
     /// Overrides the credentials the proxy logs in to backends with (user, password).
     pub backend: Option<(String, String)>,
+    /// Replicas to configure (none by default).
+    pub replicas: Vec<ReplicaOpt>,
+    /// `balance` per shard: (shard name, policy), e.g. `("s0", "weighted_random")`.
+    pub balance: Vec<(String, String)>,
+    /// `default_shard` (s0 when not set).
+    pub default_shard: Option<String>,
+    /// The body of a `read_write_split:` section, one `key: value` per line (indented for you).
+    pub read_write_split: Option<String>,
+    /// Also configure [`ADMIN_USER`] (admin flag) and [`PRIMARY_USER`] (`default_role: primary`).
+    pub rw_users: bool,
 }
+
+/// One replica in the generated config.
+#[derive(Debug, Clone)]
+pub struct ReplicaOpt {
+    pub shard: String,
+    pub address: String,
+    /// Written as `weight:` when set (the proxy's default is 1).
+    pub weight: Option<u32>,
+}
+
+impl ReplicaOpt {
+    pub fn new(shard: &str, address: &str, weight: Option<u32>) -> ReplicaOpt {
+        ReplicaOpt {
+            shard: shard.to_string(),
+            address: address.to_string(),
+            weight,
+        }
+    }
+}
+
+/// A proxy user with the admin flag (with `ProxyOpts::rw_users`): (name, password).
+pub const ADMIN_USER: (&str, &str) = ("ops", "ops-pw");
+/// A proxy user with `default_role: primary` (with `ProxyOpts::rw_users`): (name, password).
+pub const PRIMARY_USER: (&str, &str) = ("writer_only", "writer-pw");
 
 /// A running shardgate process; killed on drop.
 pub struct Proxy {
@@ -256,6 +291,15 @@ fn config_yaml(o: &ProxyOpts, sb: &Sandbox, port: u16) -> String {
          \x20 - { name: limited, password: limited-pw, auth_plugin: mysql_native_password, allowed_schemas: [shop] }\n\
          shards:\n",
     );
+    if o.rw_users {
+        let users = format!(
+            "  - {{ name: {}, password: {}, admin: true }}\n\
+             \x20 - {{ name: {}, password: {}, default_role: primary }}\n\
+             shards:\n",
+            ADMIN_USER.0, ADMIN_USER.1, PRIMARY_USER.0, PRIMARY_USER.1
+        );
+        y = y.replace("shards:\n", &users);
+    }
     let (bu, bp) = o
         .backend
         .clone()
@@ -266,9 +310,40 @@ fn config_yaml(o: &ProxyOpts, sb: &Sandbox, port: u16) -> String {
     );
     let s0 = o.s0_primary.as_deref().unwrap_or(&sb.s0_primary);
     let s1 = o.s1_primary.as_deref().unwrap_or(&sb.s1_primary);
-    let _ = writeln!(y, "  - {{ name: s0, primary: {{ address: \"{s0}\" }} }}");
-    let _ = writeln!(y, "  - {{ name: s1, primary: {{ address: \"{s1}\" }} }}");
-    y.push_str("default_shard: s0\npool:\n");
+    for (name, primary) in [("s0", s0), ("s1", s1)] {
+        let _ = write!(
+            y,
+            "  - {{ name: {name}, primary: {{ address: \"{primary}\" }}"
+        );
+        let replicas: Vec<String> = o
+            .replicas
+            .iter()
+            .filter(|r| r.shard == name)
+            .map(|r| match r.weight {
+                Some(w) => format!("{{ address: \"{}\", weight: {w} }}", r.address),
+                None => format!("{{ address: \"{}\" }}", r.address),
+            })
+            .collect();
+        if !replicas.is_empty() {
+            let _ = write!(y, ", replicas: [{}]", replicas.join(", "));
+        }
+        if let Some((_, policy)) = o.balance.iter().find(|(s, _)| s == name) {
+            let _ = write!(y, ", balance: {policy}");
+        }
+        y.push_str(" }\n");
+    }
+    let _ = writeln!(
+        y,
+        "default_shard: {}",
+        o.default_shard.as_deref().unwrap_or("s0")
+    );
+    if let Some(rw) = &o.read_write_split {
+        y.push_str("read_write_split:\n");
+        for line in rw.lines().filter(|l| !l.trim().is_empty()) {
+            let _ = writeln!(y, "  {}", line.trim());
+        }
+    }
+    y.push_str("pool:\n");
     let _ = writeln!(
         y,
         "  max_connections: {}",
