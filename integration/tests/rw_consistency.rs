@@ -14,11 +14,10 @@ use mysql::Conn;
 use mysql::prelude::Queryable;
 
 use crate::harness::rw::{
-    SqlThreadStopped, TableOn, s1_replica_exclusive, server, wait_caught_up, wait_for,
-    wait_replicas_up,
+    ReplicaTableLocked, SqlThreadStopped, TableOn, rw_proxy, s1_replica_exclusive, server,
+    wait_caught_up, wait_for, wait_replicas_up,
 };
 use crate::harness::{Proxy, ProxyOpts, ReplicaOpt, Table, sandbox};
-use crate::rw_split::rw_proxy;
 
 const S1_PRIMARY: u32 = 11;
 const S1_REPLICA: u32 = 12;
@@ -112,6 +111,60 @@ fn rw_read_your_writes_primary_window_1000_pairs_with_replica_stopped() {
         },
     );
     assert_eq!(got, PAIRS);
+}
+
+/// Read-your-writes (gtid) with live health checks: the replica falls behind (its SQL thread
+/// blocked by a table lock, lag well under max_replication_lag_ms) yet stays Up and in
+/// rotation; the writer still reads its own writes, a session that never wrote reads the
+/// replica's older row.
+#[test]
+fn rw_read_your_writes_gtid_with_a_lagging_replica_in_rotation() {
+    const N: i64 = 300;
+    let _exclusive = s1_replica_exclusive();
+    let sb = sandbox();
+    let t = s1_table();
+    let proxy = Proxy::start(ProxyOpts {
+        replicas: vec![ReplicaOpt::new("s1", &sb.s1_replica, None)],
+        default_shard: Some("s1".into()),
+        read_write_split: Some(
+            "health_check_interval_ms: 100\nmax_replication_lag_ms: 60000\ngtid_wait_timeout_ms: 5"
+                .into(),
+        ),
+        rw_users: true,
+        ..Default::default()
+    });
+    let mut admin = proxy.admin();
+    wait_replicas_up(&mut admin, Duration::from_secs(30));
+    let (mut writer, mut other) = (proxy.conn(), proxy.conn());
+    assert_eq!(read(&mut other, &t.name), (0, S1_REPLICA));
+    let locked = ReplicaTableLocked::new(&sb.s1_replica, &sb.s1_primary, &t.name);
+    for i in 1..=N {
+        writer
+            .query_drop(format!("UPDATE `{}` SET v = {i} WHERE id = 1", t.name))
+            .unwrap_or_else(|e| panic!("write {i}: {e}"));
+        assert_eq!(
+            read(&mut writer, &t.name),
+            (i, S1_PRIMARY),
+            "read after write {i}"
+        );
+    }
+    assert_eq!(
+        read(&mut other, &t.name),
+        (0, S1_REPLICA),
+        "the other session"
+    );
+    let rows = crate::harness::rw::backends(&mut admin);
+    let replica = crate::harness::rw::backend(&rows, &sb.s1_replica).expect("replica row");
+    assert!(
+        replica.is_up(),
+        "the replica stayed in rotation: {replica:?}"
+    );
+    locked.release();
+    assert_eq!(
+        read(&mut writer, &t.name),
+        (N, S1_REPLICA),
+        "after catch-up"
+    );
 }
 
 /// 16 clients × 300 statements through a proxy with s0's replica in rotation (GTID

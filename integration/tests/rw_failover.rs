@@ -13,11 +13,10 @@ use mysql::prelude::Queryable;
 
 use crate::harness::relay::Relay;
 use crate::harness::rw::{
-    SqlThreadStopped, TableOn, s1_replica_exclusive, server, server_id, wait_backend, wait_for,
-    wait_replicas_up,
+    ReplicaTableLocked, SqlThreadStopped, TableOn, explain, s1_replica_exclusive, server,
+    server_id, wait_backend, wait_for, wait_replicas_up,
 };
 use crate::harness::{Proxy, ProxyOpts, ReplicaOpt, my_err, sandbox, unique};
-use crate::rw_split::explain;
 
 fn s1_proxy(extra: &str) -> Proxy {
     let sb = sandbox();
@@ -116,6 +115,62 @@ fn rw_replica_not_replicating_leaves_rotation_and_returns() {
         "log since the stop:\n{log}"
     );
     assert_eq!(lines("backend is up"), 1, "log since the stop:\n{log}");
+}
+
+/// A replica whose SQL thread is blocked (a table lock on the replica) falls behind while
+/// still replicating: past max_replication_lag_ms it is Lagging and out of rotation, and back
+/// once it catches up.
+#[test]
+fn rw_lagging_replica_leaves_rotation_and_returns() {
+    let _exclusive = s1_replica_exclusive();
+    let sb = sandbox();
+    let t = TableOn::create(&sb.s1_primary, "rw_lag", "id INT PRIMARY KEY, v INT");
+    server(&sb.s1_primary)
+        .query_drop(format!("INSERT INTO shop.`{}` VALUES (1, 0)", t.name))
+        .expect("insert");
+    crate::harness::rw::wait_caught_up(&sb.s1_primary, &sb.s1_replica, 30);
+    let proxy = s1_proxy("max_replication_lag_ms: 1000");
+    let mut admin = proxy.admin();
+    let mut c = proxy.conn();
+    assert_eq!(reads_on(&mut c, 3), [12; 3]);
+
+    let locked = ReplicaTableLocked::new(&sb.s1_replica, &sb.s1_primary, &t.name);
+    server(&sb.s1_primary)
+        .query_drop(format!("UPDATE shop.`{}` SET v = 1 WHERE id = 1", t.name))
+        .expect("a write the replica cannot apply yet");
+    let row = wait_backend(
+        &mut admin,
+        &sb.s1_replica,
+        Duration::from_secs(10),
+        "replica Lagging",
+        |s| s != "Up",
+    );
+    assert!(row.state.starts_with("Lagging"), "{row:?}");
+    let lag: u64 = row
+        .lag_ms
+        .as_deref()
+        .and_then(|l| l.parse().ok())
+        .expect("lag_ms");
+    assert!(lag > 1000, "{row:?}");
+    assert_eq!(reads_on(&mut c, 5), [11; 5]);
+    // The replica is still behind: only the primary has the new value.
+    let v: Option<(i32, u32)> = c
+        .query_first(format!(
+            "SELECT v, @@server_id FROM `{}` WHERE id = 1",
+            t.name
+        ))
+        .expect("read");
+    assert_eq!(v, Some((1, 11)));
+
+    locked.release();
+    wait_backend(
+        &mut admin,
+        &sb.s1_replica,
+        Duration::from_secs(5),
+        "replica Up again",
+        |s| s == "Up",
+    );
+    assert_eq!(reads_on(&mut c, 3), [12; 3]);
 }
 
 #[test]

@@ -9,7 +9,8 @@ use mysql::prelude::Queryable;
 use mysql::{Conn, Row};
 
 use super::{
-    ADMIN_USER, BACKEND_PASS, BACKEND_USER, DB, PRIMARY_USER, Proxy, Sandbox, opts, unique,
+    ADMIN_USER, BACKEND_PASS, BACKEND_USER, DB, PRIMARY_USER, Proxy, ProxyOpts, ReplicaOpt,
+    Sandbox, Table, opts, sandbox, unique,
 };
 
 impl Sandbox {
@@ -281,5 +282,124 @@ impl Drop for SqlThreadStopped {
             }
         }
         eprintln!("could not restart the SQL thread of {}", self.replica);
+    }
+}
+
+/// Holds `LOCK TABLES shop.<table> READ` on a replica: its SQL thread blocks on the next
+/// replicated change of that table while still counting as running, so the replica falls
+/// behind (Seconds_Behind_Master grows) without leaving the read rotation by itself. The lock
+/// goes with the connection: released on drop, also on panic or if the test process dies.
+pub struct ReplicaTableLocked {
+    conn: Option<Conn>,
+    replica: String,
+    primary: String,
+}
+
+impl ReplicaTableLocked {
+    pub fn new(replica: &str, primary: &str, table: &str) -> ReplicaTableLocked {
+        let mut conn = server(replica);
+        conn.query_drop(format!("LOCK TABLES `{DB}`.`{table}` READ"))
+            .expect("LOCK TABLES ... READ on the replica");
+        ReplicaTableLocked {
+            conn: Some(conn),
+            replica: replica.to_string(),
+            primary: primary.to_string(),
+        }
+    }
+
+    /// Releases the lock now and waits (bounded) until the replica has caught up.
+    pub fn release(self) {
+        drop(self);
+    }
+}
+
+impl Drop for ReplicaTableLocked {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.conn.take() {
+            let _ = c.query_drop("UNLOCK TABLES");
+        }
+        let conn = |a: &str| Conn::new(opts(a, BACKEND_USER, BACKEND_PASS, None));
+        let pos = conn(&self.primary)
+            .and_then(|mut c| c.query_first::<String, _>("SELECT @@GLOBAL.gtid_binlog_pos"));
+        if let (Ok(Some(pos)), Ok(mut c)) = (pos, conn(&self.replica)) {
+            let _ = c.query_drop(format!("SELECT MASTER_GTID_WAIT('{pos}', 20)"));
+        }
+    }
+}
+
+/// `@@server_id` of s0's primary.
+pub const PRIMARY: u32 = 1;
+/// `@@server_id` of s0's replica.
+pub const REPLICA: u32 = 2;
+
+/// A proxy with s0's replica in rotation, the admin and primary-only users, and every replica
+/// `Up` before it is returned.
+pub fn rw_proxy(rw: &str, tweak: impl FnOnce(&mut ProxyOpts)) -> Proxy {
+    let sb = sandbox();
+    let mut o = ProxyOpts {
+        replicas: vec![ReplicaOpt::new("s0", &sb.s0_replica, None)],
+        read_write_split: Some(format!("health_check_interval_ms: 200\n{rw}")),
+        rw_users: true,
+        ..Default::default()
+    };
+    tweak(&mut o);
+    let proxy = Proxy::start(o);
+    wait_replicas_up(&mut proxy.admin(), Duration::from_secs(30));
+    proxy
+}
+
+/// A table on s0 with rows (1, 10) and (2, 20), already on the replica.
+pub fn replicated_table(prefix: &str) -> Table {
+    let t = Table::create(prefix, "id INT PRIMARY KEY, v INT, sid INT");
+    super::direct()
+        .query_drop(format!(
+            "INSERT INTO `{}` (id, v) VALUES (1, 10), (2, 20)",
+            t.name
+        ))
+        .expect("insert rows");
+    let sb = sandbox();
+    wait_caught_up(&sb.s0_primary, &sb.s0_replica, 30);
+    t
+}
+
+/// Asserts which server answered `sql` (whose first column must be `@@server_id`).
+#[track_caller]
+pub fn assert_runs_on(c: &mut Conn, sql: &str, want: u32) {
+    let got = server_id(c, sql);
+    let name = |id| match id {
+        PRIMARY => "the primary",
+        REPLICA => "the replica",
+        _ => "an unexpected server",
+    };
+    assert_eq!(
+        got,
+        want,
+        "{sql:?} ran on {} (server_id {got}), expected {}",
+        name(got),
+        name(want)
+    );
+}
+
+/// One `EXPLAIN SHARDGATE` row.
+#[derive(Debug)]
+pub struct Explained {
+    pub shard: Option<String>,
+    pub role: String,
+    pub reason: String,
+    pub backends: Option<String>,
+}
+
+pub fn explain(admin: &mut Conn, sql: &str) -> Explained {
+    let rows: Vec<mysql::Row> = admin
+        .query(format!("EXPLAIN SHARDGATE {sql}"))
+        .unwrap_or_else(|e| panic!("EXPLAIN SHARDGATE {sql}: {e}"));
+    assert_eq!(rows.len(), 1, "EXPLAIN SHARDGATE {sql}: {rows:?}");
+    let r = &rows[0];
+    let s = |i: usize| r.get::<Option<String>, _>(i).flatten();
+    Explained {
+        shard: s(0),
+        role: s(1).expect("role"),
+        reason: s(2).expect("reason"),
+        backends: s(3),
     }
 }
