@@ -82,6 +82,8 @@ pub struct BackendConn {
     pub reusable: bool,
     pub created: Instant,
     pub last_used: Instant,
+    /// Which session `SET`s this connection carries (a key of the list; 0 = none).
+    pub applied_sets: u64,
     /// Statements the proxy prepared on this connection for sessions that borrow it.
     pub statements: super::statements::StatementCache,
 }
@@ -209,6 +211,7 @@ impl BackendConn {
             collation: HANDSHAKE_COLLATION,
             status: 0,
             reusable: true,
+            applied_sets: 0,
             statements: Default::default(),
             created: Instant::now(),
             last_used: Instant::now(),
@@ -397,6 +400,7 @@ impl BackendConn {
         // What the character set becomes after a reset differs between servers: unknown.
         self.collation = 0;
         self.statements.clear();
+        self.applied_sets = 0;
         self.multi_statements = true;
         self.track_gtids().await?;
         Ok(r)

@@ -19,6 +19,8 @@ pub struct Outcome {
     pub schema: Option<String>,
     /// GTID of the last transaction the reply committed, when the backend reports it.
     pub last_gtid: Option<String>,
+    /// Warning count at the end of the reply.
+    pub warnings: u16,
     /// The reply was an ERR.
     pub failed: bool,
 }
@@ -207,6 +209,7 @@ pub async fn relay(
         status: tracker.status,
         schema: tracker.schema,
         last_gtid: tracker.last_gtid,
+        warnings: tracker.warnings,
         failed: tracker.failed,
     })
 }

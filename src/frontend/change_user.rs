@@ -72,6 +72,7 @@ impl Session {
             self.collation = c;
         }
         self.stmts.clear();
+        self.forget_session_state();
         self.status = status::AUTOCOMMIT;
         let conn = self.checkout().await?;
         self.backend = Some(conn);

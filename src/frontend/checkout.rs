@@ -1,7 +1,8 @@
 //! The session's backend connections: checking out its primary connection (replacing one the
-//! server closed while idle), bringing any connection to the session's schema, character set
-//! and options, and handing it back reset.
+//! server closed while idle), bringing any connection to the session's schema, character set,
+//! options and session `SET`s, and handing it back reset.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use mysql_common::collations::{Collation, CollationId};
@@ -14,6 +15,43 @@ use crate::executor::ExecError;
 use crate::protocol::ProtocolError;
 use crate::protocol::command;
 use crate::protocol::packets::status;
+
+/// Most session `SET`s the proxy replays; a session with more keeps its reads on the primary.
+pub const MAX_SESSION_SETS: usize = 64;
+
+/// The session's `SET` statements, in order, with a key that identifies the whole list.
+#[derive(Debug, Default)]
+pub struct SessionSets {
+    statements: Vec<Box<[u8]>>,
+    key: u64,
+}
+
+impl SessionSets {
+    /// Records one more; `false` when the list is full (nothing recorded).
+    pub fn push(&mut self, sql: &[u8]) -> bool {
+        if self.statements.len() >= MAX_SESSION_SETS {
+            return false;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (self.key, sql).hash(&mut h);
+        self.key = h.finish().max(1);
+        self.statements.push(sql.into());
+        true
+    }
+
+    /// 0 for no statements.
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    pub fn statements(&self) -> impl Iterator<Item = &[u8]> {
+        self.statements.iter().map(|s| &s[..])
+    }
+
+    pub fn clear(&mut self) {
+        *self = SessionSets::default();
+    }
+}
 
 impl Session {
     /// The session's backend connection, or a new one brought to the session's state.
@@ -53,6 +91,14 @@ impl Session {
                 partial: false,
             })
         };
+        let sets_key = self.sets.key();
+        if conn.applied_sets != sets_key && conn.applied_sets != 0 {
+            // It carries another session's SETs: start again from a clean session.
+            if let Reply::Err(p) = conn.reset().await.map_err(lost)? {
+                return Err(FrontendError::BackendReply(p));
+            }
+            conn.schema = None;
+        }
         if let Some(schema) = &self.schema
             && conn.schema.as_ref() != Some(schema)
             && let Reply::Err(p) = conn.init_db(schema).await.map_err(lost)?
@@ -80,6 +126,17 @@ impl Session {
             .map_err(lost)?
         {
             return Err(FrontendError::BackendReply(p));
+        }
+        if conn.applied_sets != sets_key {
+            for sql in self.sets.statements() {
+                let mut p = Vec::with_capacity(1 + sql.len());
+                p.push(command::COM_QUERY);
+                p.extend_from_slice(sql);
+                if let Reply::Err(p) = conn.simple_command(&p).await.map_err(lost)? {
+                    return Err(FrontendError::BackendReply(p));
+                }
+            }
+            conn.applied_sets = sets_key;
         }
         Ok(())
     }

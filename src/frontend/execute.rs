@@ -65,7 +65,8 @@ impl Session {
             && !long_data
             && !view.in_transaction
             && !view.user_primary_only
-            && !view.within_write_window;
+            && !view.within_write_window
+            && view.reads_pinned.is_none();
         if may_use_replica {
             let shard = snapshot.registry.default_shard;
             if self

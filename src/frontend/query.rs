@@ -18,16 +18,24 @@ use crate::backend::statements::{Prepared as StmtOnConn, execute_for};
 use crate::config::{DefaultRole, NoHealthyReplica, ReadYourWrites};
 use crate::executor::ExecError;
 use crate::executor::passthrough;
+use crate::executor::passthrough::Outcome;
 use crate::protocol::ProtocolError;
 use crate::protocol::packets::status;
 use crate::protocol::response::Expect;
-use crate::router::{self, Plan, Role, SessionView, Topology};
+use crate::router::classify::Reason;
+use crate::router::prescan::{self, SessionEffect};
+use crate::router::{self, Plan, Role, SessionView, Topology, Why};
 use crate::runtime::Snapshot;
 
 impl Session {
     pub(super) async fn query(&mut self, payload: &[u8], sql: &[u8]) -> Result<(), FrontendError> {
         let snapshot = self.proxy.snapshot();
         let plan = router::route_query(sql, &self.view(&snapshot), &snapshot.topology());
+        let held = self.held_replica.take();
+        if let (Some(conn), true) = (held, asks_for_diagnostics(&plan)) {
+            // The warnings are on the replica connection that ran the previous read.
+            return self.on_held_replica(conn, payload).await;
+        }
         match plan {
             Plan::Admin(admin) => self.admin(admin, &snapshot).await,
             Plan::Use { schema, .. } => {
@@ -43,7 +51,11 @@ impl Session {
                     // The client may have replaced the proxy's `last_gtid` tracking.
                     self.gtid_untracked = true;
                 }
-                self.on_primary(payload, writes).await
+                let out = self.on_primary(payload, writes).await?;
+                if writes && !out.failed {
+                    self.record_session_effect(sql);
+                }
+                Ok(())
             }
             Plan::Single {
                 role: Role::Replica,
@@ -53,7 +65,7 @@ impl Session {
                 if self.try_replica(payload, &snapshot, shard, None).await? {
                     return Ok(());
                 }
-                self.on_primary(payload, false).await
+                self.on_primary(payload, false).await.map(|_| ())
             }
         }
     }
@@ -70,16 +82,56 @@ impl Session {
             within_write_window: (rw.read_your_writes == ReadYourWrites::PrimaryWindow
                 || self.gtid_untracked)
                 && self.last_write_at.is_some_and(|t| t.elapsed() < window),
+            reads_pinned: self.reads_pinned,
         }
     }
 
-    async fn on_primary(&mut self, payload: &[u8], writes: bool) -> Result<(), FrontendError> {
+    /// Keeps what a successful statement on the primary left in the session's state.
+    fn record_session_effect(&mut self, sql: &[u8]) {
+        match prescan::session_effect(sql) {
+            SessionEffect::None => {}
+            SessionEffect::ReplayableSet => {
+                if self.sets.push(sql) {
+                    if let Some(conn) = self.backend.as_mut() {
+                        conn.applied_sets = self.sets.key();
+                    }
+                } else {
+                    self.reads_pinned = Some("more session SET statements than the proxy replays");
+                }
+            }
+            SessionEffect::PinsReads(why) => self.reads_pinned = Some(why),
+        }
+    }
+
+    /// Runs a diagnostics statement on the replica connection that ran the previous read.
+    async fn on_held_replica(
+        &mut self,
+        mut conn: PooledConn,
+        payload: &[u8],
+    ) -> Result<(), FrontendError> {
+        let name = conn.pool().name().to_string();
+        let (seq, caps) = (self.reply_seq, self.client_caps());
+        let client = &mut self.client;
+        passthrough::forward(
+            client,
+            &mut conn,
+            &name,
+            payload,
+            seq,
+            Expect::Results,
+            caps,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn on_primary(&mut self, payload: &[u8], writes: bool) -> Result<Outcome, FrontendError> {
         let result = self.forward(payload, Expect::Results).await;
         if writes {
             // Also after an error: part of a multi-statement may have been applied.
             self.last_write_at = Some(Instant::now());
         }
-        result.map(|_| ())
+        result
     }
 
     /// Runs a read on a replica of `shard`, failing over to another replica once. `false`
@@ -111,6 +163,8 @@ impl Session {
             match self.sync(&mut conn).await {
                 Ok(()) => {}
                 Err(FrontendError::Exec(ExecError::Lost { .. })) => continue,
+                // The replica cannot take the session's state (schema, SET): the primary has it.
+                Err(FrontendError::BackendReply(_)) => return Ok(false),
                 Err(e) => return Err(e),
             }
             if rw.read_your_writes == ReadYourWrites::Gtid
@@ -134,7 +188,13 @@ impl Session {
                 passthrough::forward(client, &mut conn, &name, &body, seq, Expect::Results, caps)
                     .await;
             match result {
-                Ok(_) => return Ok(true),
+                Ok(out) => {
+                    if out.warnings > 0 {
+                        // SHOW WARNINGS must reach this connection.
+                        self.held_replica = Some(conn);
+                    }
+                    return Ok(true);
+                }
                 Err(ExecError::Lost {
                     partial: false,
                     source,
@@ -181,6 +241,22 @@ impl ReplicaStatement {
             _ => Ok(None),
         }
     }
+}
+
+/// Is this a statement about the previous statement's diagnostics (SHOW WARNINGS, ...)?
+fn asks_for_diagnostics(plan: &Plan) -> bool {
+    const DIAGNOSTICS: [&str; 5] = [
+        "SHOW WARNINGS",
+        "SHOW ERRORS",
+        "SHOW COUNT(*)",
+        "@@WARNING_COUNT",
+        "@@ERROR_COUNT",
+    ];
+    matches!(
+        plan,
+        Plan::Single { why: Why::Statement(Reason::SessionFunction(name)), .. }
+            if DIAGNOSTICS.contains(name)
+    )
 }
 
 /// Does the statement touch `session_track_system_variables` (case-insensitive)?

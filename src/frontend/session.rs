@@ -11,6 +11,7 @@ use tokio::net::TcpStream;
 
 use super::FrontendError;
 use super::auth::{FirstResponse, authenticate};
+use super::checkout::SessionSets;
 use super::statements::Statements;
 use crate::backend::connection::{Flavour, Reply};
 use crate::backend::pool::PooledConn;
@@ -50,6 +51,12 @@ pub struct Session {
     /// The client changed session tracking itself: GTIDs may no longer be reported, so
     /// read-your-writes falls back to the primary window.
     pub(super) gtid_untracked: bool,
+    /// Session `SET`s, replayed on every other connection the session uses.
+    pub(super) sets: SessionSets,
+    /// Why the session's reads stay on the primary (state that lives only there).
+    pub(super) reads_pinned: Option<&'static str>,
+    /// The replica connection of the last read while it holds warnings to show.
+    pub(super) held_replica: Option<PooledConn>,
 }
 
 /// A client must finish logging in within this time (MySQL's connect_timeout default).
@@ -129,6 +136,9 @@ async fn connect(
         last_write_at: None,
         last_gtid: None,
         gtid_untracked: false,
+        sets: SessionSets::default(),
+        reads_pinned: None,
+        held_replica: None,
     };
     if let Some(db) = hello.database {
         if let Err(e) = session.check_schema(&db) {
@@ -225,7 +235,12 @@ impl Session {
 
     /// Runs one command. `Ok(false)` ends the session.
     async fn dispatch(&mut self, payload: &[u8]) -> Result<bool, FrontendError> {
-        match Command::parse(payload)? {
+        let command = Command::parse(payload)?;
+        if !matches!(command, Command::Query(_)) {
+            // Warnings of a replica read can only be asked for by the next statement.
+            self.held_replica = None;
+        }
+        match command {
             Command::Quit => return Ok(false),
             Command::Ping => self.reply_ok().await?,
             Command::Query(sql) => self.query(payload, sql).await?,
@@ -305,7 +320,7 @@ impl Session {
                 let out = self.forward(payload, Expect::OkOrErr).await?;
                 if !out.failed {
                     self.stmts.clear();
-                    self.gtid_untracked = false;
+                    self.forget_session_state();
                     if let Some(conn) = self.backend.as_mut() {
                         conn.collation = 0;
                         conn.multi_statements = true;
@@ -328,6 +343,17 @@ impl Session {
             .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
         self.client.flush().await?;
         Ok(())
+    }
+
+    /// After a reset or a change of user: no SETs to replay, nothing pinned.
+    pub(super) fn forget_session_state(&mut self) {
+        self.gtid_untracked = false;
+        self.sets.clear();
+        self.reads_pinned = None;
+        self.held_replica = None;
+        if let Some(conn) = self.backend.as_mut() {
+            conn.applied_sets = 0;
+        }
     }
 
     pub(super) fn check_schema(&self, schema: &str) -> Result<(), FrontendError> {

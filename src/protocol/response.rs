@@ -66,6 +66,8 @@ pub struct ResponseTracker {
     state: State,
     /// Status flags of the last OK/EOF/terminator seen.
     pub status: u16,
+    /// Warning count of the last OK/EOF/terminator seen.
+    pub warnings: u16,
     /// Schema reported by session tracking, if it changed.
     pub schema: Option<String>,
     /// GTID of the last transaction this reply committed (MariaDB `last_gtid` tracking).
@@ -87,6 +89,7 @@ impl ResponseTracker {
             caps,
             state,
             status,
+            warnings: 0,
             schema: None,
             last_gtid: None,
             failed: false,
@@ -171,8 +174,9 @@ impl ResponseTracker {
                         "expected EOF after column definitions",
                     ));
                 }
-                let (_, st) = packets::terminator_fields(payload, false, false)?;
+                let (warnings, st) = packets::terminator_fields(payload, false, false)?;
                 self.status = st;
+                self.warnings = warnings;
                 // With a cursor the rows come later, through COM_STMT_FETCH.
                 self.state = if st & status::CURSOR_EXISTS != 0 {
                     State::Done
@@ -218,8 +222,9 @@ impl ResponseTracker {
         if self.caps.deprecate_eof {
             return self.ok(payload);
         }
-        let (_, st) = packets::terminator_fields(payload, false, false)?;
+        let (warnings, st) = packets::terminator_fields(payload, false, false)?;
         self.status = st;
+        self.warnings = warnings;
         Ok(Action::Forward)
     }
 
@@ -228,6 +233,7 @@ impl ResponseTracker {
     fn ok(&mut self, payload: &[u8]) -> Result<Action, ProtocolError> {
         let mut ok = packets::Ok::parse(payload, true)?;
         self.status = ok.status;
+        self.warnings = ok.warnings;
         if ok.session_state.is_empty() {
             if self.caps.session_track {
                 return Ok(Action::Forward);

@@ -21,11 +21,14 @@
 //!    the hint overrides nothing and only names itself as the reason of a plain read.
 //! 9. `Read`.
 //!
-//! Checks 6–7 look at the whole text, also inside subqueries and executable comments.
+//! Checks 6–7 look at the whole text, also inside subqueries and executable comments; they
+//! are conservative: a column named like a critical table counts, so does a `"…"` string
+//! equal to one (an identifier under ANSI_QUOTES). Patterns see the raw text, comments
+//! included. `'user'@'host'` and `root@localhost` are account names, not user variables.
 
 use std::fmt;
 
-use regex::RegexSet;
+use regex::bytes::RegexSet;
 
 use super::lexer::{Lexer, Token, TokenKind};
 
@@ -97,7 +100,9 @@ const MAX_IDENT: usize = 256;
 
 impl Rules {
     /// Table names match whole identifiers case-insensitively (ASCII); of a `db.table` name
-    /// only the table part is kept. Patterns are regexes over the statement text.
+    /// only the table part is kept. Patterns are matched against the statement's bytes as
+    /// they are, comments included (`regex::bytes`: no UTF-8 conversion; invalid UTF-8 bytes
+    /// match no Unicode class).
     pub fn new(
         critical_tables: &[String],
         critical_patterns: &[String],
@@ -154,7 +159,12 @@ impl Rules {
 
     fn pattern(&self, sql: &[u8]) -> Option<usize> {
         let set = self.patterns.as_ref()?;
-        set.matches(&String::from_utf8_lossy(sql)).iter().next()
+        // `is_match` does not allocate; `matches` (a set of indexes) does, so only on a hit.
+        match set.len() {
+            _ if !set.is_match(sql) => None,
+            1 => Some(0),
+            _ => set.matches(sql).iter().next(),
+        }
     }
 }
 
@@ -187,16 +197,16 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
         if let Some(before) = before {
             parts += 1;
             at_start = false;
-            f.empty_part |= t.is_punct(b";");
+            f.empty_part |= t.is_punct(b';');
             f.add(statement_kind(before));
         }
-        if t.is_punct(b";") {
+        if t.is_punct(b';') {
             (at_start, name_end, pending_fn) = (true, usize::MAX, None);
             recent = [None; 3];
             continue;
         }
         match pending_fn.take() {
-            Some(name) if t.is_punct(b"(") => f.session(name),
+            Some(name) if t.is_punct(b'(') => f.session(name),
             _ => {}
         }
         let k = match t.kind {
@@ -424,13 +434,13 @@ fn word<'a>(t: Option<Token<'a>>) -> &'a [u8] {
 }
 
 fn is_open(t: Option<Token>) -> bool {
-    t.is_some_and(|t| t.is_punct(b"("))
+    t.is_some_and(|t| t.is_punct(b'('))
 }
 
 /// The next token that is not a comment; `None` at the end, at a `;` or at a lexer error.
 fn next_sig<'a>(lx: &mut Lexer<'a>) -> Option<Token<'a>> {
     lx.find(|t| !matches!(t.kind, TokenKind::Hint | TokenKind::Comment))
-        .filter(|t| !matches!(t.kind, TokenKind::Error(_)) && !t.is_punct(b";"))
+        .filter(|t| !matches!(t.kind, TokenKind::Error(_)) && !t.is_punct(b';'))
 }
 
 fn next_word<'a>(lx: &mut Lexer<'a>) -> &'a [u8] {
@@ -499,7 +509,7 @@ fn with_main(mut lx: Lexer) -> Kind {
             return Kind::Write;
         }
         t = next_sig(&mut lx);
-        if !t.is_some_and(|t| t.is_punct(b",")) {
+        if !t.is_some_and(|t| t.is_punct(b',')) {
             break;
         }
         t = next_sig(&mut lx);
@@ -517,9 +527,9 @@ fn with_main(mut lx: Lexer) -> Kind {
 fn skip_parens(lx: &mut Lexer) -> bool {
     let mut depth = 1u32;
     while let Some(t) = next_sig(lx) {
-        if t.is_punct(b"(") {
+        if t.is_punct(b'(') {
             depth += 1;
-        } else if t.is_punct(b")") {
+        } else if t.is_punct(b')') {
             depth -= 1;
             if depth == 0 {
                 return true;
@@ -602,9 +612,9 @@ fn set(mut lx: Lexer) -> Kind {
         loop {
             match next_sig(&mut lx) {
                 None => return Kind::Write,
-                Some(t) if t.is_punct(b"(") => depth += 1,
-                Some(t) if t.is_punct(b")") => depth = depth.saturating_sub(1),
-                Some(t) if t.is_punct(b",") && depth == 0 => break,
+                Some(t) if t.is_punct(b'(') => depth += 1,
+                Some(t) if t.is_punct(b')') => depth = depth.saturating_sub(1),
+                Some(t) if t.is_punct(b',') && depth == 0 => break,
                 _ => {}
             }
         }

@@ -67,9 +67,9 @@ pub struct Token<'a> {
 }
 
 impl Token<'_> {
-    /// Whether this is the punctuation `p`.
-    pub fn is_punct(&self, p: &[u8]) -> bool {
-        matches!(self.kind, TokenKind::Punct) && self.text == p
+    /// Whether this is the one-byte punctuation `p`.
+    pub fn is_punct(&self, p: u8) -> bool {
+        matches!(self.kind, TokenKind::Punct) && matches!(self.text, [c] if *c == p)
     }
 }
 
@@ -112,6 +112,7 @@ fn is_space(b: u8) -> bool {
 }
 
 impl<'a> Lexer<'a> {
+    /// A lexer at the start of `src`.
     pub fn new(src: &'a [u8]) -> Self {
         Lexer {
             src,

@@ -29,6 +29,8 @@ pub enum Why {
     UserDefaultRole,
     /// `primary_window` read-your-writes: the session wrote less than the window ago.
     ReadYourWrites,
+    /// The session holds state only its primary connection has (e.g. a temporary table).
+    Pinned(&'static str),
 }
 
 impl fmt::Display for Why {
@@ -40,6 +42,7 @@ impl fmt::Display for Why {
             Why::ReadYourWrites => {
                 f.write_str("read-your-writes: the session wrote within primary_window_ms")
             }
+            Why::Pinned(why) => write!(f, "reads pinned to the primary: {why}"),
         }
     }
 }
@@ -51,6 +54,8 @@ pub struct SessionView {
     pub user_primary_only: bool,
     /// `primary_window` mode only: the session's last write is within the window.
     pub within_write_window: bool,
+    /// Why the session's reads must stay on the primary, if they must.
+    pub reads_pinned: Option<&'static str>,
 }
 
 /// What the router needs to know of the configuration.
@@ -104,6 +109,9 @@ pub fn route_query(sql: &[u8], view: &SessionView, topo: &Topology<'_>) -> Plan 
     }
     if view.within_write_window {
         return primary(Why::ReadYourWrites);
+    }
+    if let Some(why) = view.reads_pinned {
+        return primary(Why::Pinned(why));
     }
     Plan::Single {
         shard,

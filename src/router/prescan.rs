@@ -91,6 +91,68 @@ pub fn use_schema(sql: &[u8]) -> Option<String> {
     String::from_utf8(name).ok()
 }
 
+/// What a statement run on the primary leaves behind in its connection's session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEffect {
+    /// Nothing the proxy must carry to other connections.
+    None,
+    /// A session `SET` (variables, NAMES, CHARACTER SET): replayed on every other connection
+    /// the session borrows.
+    ReplayableSet,
+    /// State that exists only on the primary's connection (a temporary table, a SET the proxy
+    /// cannot replay): the session's reads stay on the primary from now on.
+    PinsReads(&'static str),
+}
+
+/// Classifies a statement's effect on session state (a byte scan; false positives only pin).
+pub fn session_effect(sql: &[u8]) -> SessionEffect {
+    let s = skip_noise(sql);
+    let Some((first, rest)) = word(s) else {
+        return SessionEffect::None;
+    };
+    if first.eq_ignore_ascii_case(b"CREATE") {
+        let temporary =
+            word(skip_noise(rest)).is_some_and(|(w, _)| w.eq_ignore_ascii_case(b"TEMPORARY"));
+        return if temporary {
+            SessionEffect::PinsReads("the session created a temporary table")
+        } else {
+            SessionEffect::None
+        };
+    }
+    if !first.eq_ignore_ascii_case(b"SET") {
+        return SessionEffect::None;
+    }
+    // Transaction state is followed through the server's status flags, and global or
+    // per-statement settings are no session state.
+    let second = word(skip_noise(rest)).map(|(w, _)| w.to_ascii_uppercase());
+    if let Some(w) = &second
+        && [
+            "GLOBAL",
+            "PERSIST",
+            "PERSIST_ONLY",
+            "STATEMENT",
+            "TRANSACTION",
+            "PASSWORD",
+            "ROLE",
+            "DEFAULT",
+        ]
+        .contains(&String::from_utf8_lossy(w).as_ref())
+    {
+        return SessionEffect::None;
+    }
+    let lower = s.to_ascii_lowercase();
+    let has = |needle: &[u8]| lower.windows(needle.len()).any(|w| w == needle);
+    if has(b"@@global.") || has(b"autocommit") {
+        return SessionEffect::None;
+    }
+    let body = s.trim_ascii_end();
+    let body = body.strip_suffix(b";").unwrap_or(body);
+    if body.contains(&b';') {
+        return SessionEffect::PinsReads("a multi-statement SET");
+    }
+    SessionEffect::ReplayableSet
+}
+
 /// The proxy's own statements.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admin {
@@ -140,6 +202,38 @@ mod tests {
         assert_eq!(&k[..n], b"SELECT");
         let (k, n) = leading_keyword(b"/*!40101 SET NAMES utf8 */");
         assert_eq!(n, 0, "executable comment is not skipped: {:?}", &k[..n]);
+    }
+
+    #[test]
+    fn session_effects() {
+        use SessionEffect::*;
+        for sql in [
+            "SET time_zone = '+05:00'",
+            "set names latin1",
+            "SET SESSION sql_mode='ANSI'",
+            "SET @x = 1;",
+        ] {
+            assert_eq!(session_effect(sql.as_bytes()), ReplayableSet, "{sql}");
+        }
+        for sql in [
+            "SET GLOBAL max_connections = 10",
+            "SET autocommit = 0",
+            "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            "SET STATEMENT max_statement_time=1 FOR SELECT 1",
+            "SET @@global.x = 1",
+            "SELECT 1",
+            "CREATE TABLE t (a INT)",
+        ] {
+            assert_eq!(session_effect(sql.as_bytes()), None, "{sql}");
+        }
+        assert!(matches!(
+            session_effect(b"create /* c */ temporary table t (a int)"),
+            PinsReads(_)
+        ));
+        assert!(matches!(
+            session_effect(b"SET @a = 1; SET @b = 2"),
+            PinsReads(_)
+        ));
     }
 
     #[test]
