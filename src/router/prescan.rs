@@ -214,7 +214,7 @@ mod tests {
         for sql in [
             "SET time_zone = '+05:00'",
             "set names latin1",
-            "SET SESSION sql_mode='ANSI'",
+            "SET SESSION sql_mode='STRICT_ALL_TABLES'",
             "SET @x = 1;",
         ] {
             assert_eq!(session_effect(sql.as_bytes()), ReplayableSet, "{sql}");
