@@ -121,16 +121,16 @@ stop_proxy() {
 # ---------------------------------------------------------------- benchmarks
 # (used by bench.sh and bench_split.sh; they set PROXY_PID via start_proxy)
 
-# sysbench options shared by every run; the port is added per run.
-SYSBENCH_COMMON=(
+# How sysbench reaches the sandbox as the sbtest user; the port is added per run.
+SYSBENCH_CONN=(
     --db-driver=mysql
     --mysql-host=127.0.0.1
     --mysql-user=sbtest
     --mysql-password=sbtest-pw
     --mysql-db=sbtest
-    --tables=4
-    --table-size=10000
 )
+# The benchmarks' tables.
+SYSBENCH_COMMON=("${SYSBENCH_CONN[@]}" --tables=4 --table-size=10000)
 
 # Run sysbench, keeping its output in OUTPUT_FILE; fail on a non-zero exit.
 run_sysbench() {

@@ -29,20 +29,10 @@ PROXY_PORT="$(free_port 16033)"
 write_proxy_config "$WORK_DIR/shardgate.yaml" "$PROXY_PORT"
 start_proxy "$SHARDGATE_BIN" "$WORK_DIR/shardgate.yaml" "$PROXY_PORT" "$WORK_DIR/shardgate.log"
 
-SYSBENCH=(
-    sysbench oltp_read_write
-    --db-driver=mysql
-    --mysql-host=127.0.0.1
-    --mysql-port="$PROXY_PORT"
-    --mysql-user=sbtest
-    --mysql-password=sbtest-pw
-    --mysql-db=sbtest
-    --tables=4
-    --table-size=1000
-)
+SYSBENCH=(sysbench oltp_read_write "${SYSBENCH_CONN[@]}" --mysql-port="$PROXY_PORT" --tables=4 --table-size=1000)
 
-# Run one sysbench step, keeping its output in OUTPUT_FILE; fail on a non-zero exit.
-run_sysbench() {
+# Run one sysbench step, keeping its output in OUTPUT_FILE; on failure show the proxy's log.
+smoke_step() {
     local output_file="$1"
     shift
     if ! "${SYSBENCH[@]}" "$@" >"$output_file" 2>&1; then
@@ -60,14 +50,14 @@ stat_value() {
 }
 
 log "preparing 4 tables x 1000 rows through shardgate"
-run_sysbench "$WORK_DIR/cleanup-before.txt" cleanup
-run_sysbench "$WORK_DIR/prepare.txt" --threads=4 prepare
+smoke_step "$WORK_DIR/cleanup-before.txt" cleanup
+smoke_step "$WORK_DIR/prepare.txt" --threads=4 prepare
 
 failed=0
 for mode in auto disable; do
     out="$WORK_DIR/run-$mode.txt"
     log "running oltp_read_write for ${SMOKE_TIME}s, 8 threads, --db-ps-mode=$mode"
-    run_sysbench "$out" --threads=8 --time="$SMOKE_TIME" --db-ps-mode="$mode" run
+    smoke_step "$out" --threads=8 --time="$SMOKE_TIME" --db-ps-mode="$mode" run
 
     queries="$(stat_value "queries" "$out")"
     transactions="$(stat_value "transactions" "$out")"
@@ -87,7 +77,7 @@ for mode in auto disable; do
     fi
 done
 
-run_sysbench "$WORK_DIR/cleanup.txt" cleanup
+smoke_step "$WORK_DIR/cleanup.txt" cleanup
 
 if ((failed)); then
     log "shardgate log tail:"
