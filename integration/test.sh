@@ -2,7 +2,7 @@
 # The project's test command: installs MariaDB and sysbench if missing, brings
 # up the sandbox topology (integration/sandbox.sh), builds shardgate, runs all
 # cargo tests with the sandbox available (SHARDGATE_SANDBOX=1), then the sysbench
-# smoke test through the proxy. Stops the sandbox at the end only if this script
+# smoke test through the proxy, and the replica-failover smoke test (SIGKILL under load). Stops the sandbox at the end only if this script
 # started it. Exits non-zero if any step fails.
 set -euo pipefail
 
@@ -51,5 +51,6 @@ export SHARDGATE_BIN="$REPO_ROOT/target/release/shardgate"
 cargo test --release --all-targets -- --test-threads=2
 
 "$REPO_ROOT/integration/sysbench_smoke.sh"
+"$REPO_ROOT/integration/failover_smoke.sh"
 
 log "all tests passed"
