@@ -26,11 +26,16 @@
 //! equal to one (an identifier under ANSI_QUOTES). Patterns see the raw text, comments
 //! included. `'user'@'host'` and `root@localhost` are account names, not user variables.
 
+mod scan;
+mod statement;
+
 use std::fmt;
 
 use regex::bytes::RegexSet;
 
-use super::lexer::{Lexer, Token, TokenKind};
+use super::lexer::{Lexer, TokenKind};
+use scan::{Facts, SESSION_SYSVARS, hint, is, keyword};
+use statement::statement_kind;
 
 /// Where a statement may run, by itself (before session state is considered).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,48 +295,6 @@ pub fn classify(sql: &[u8], rules: &Rules) -> Classified {
     }
 }
 
-/// The keywords the main scan looks at, upper-cased: those of locking reads, INTO,
-/// NEXT/PREVIOUS VALUE FOR, SQL_CALC_FOUND_ROWS and the session functions (called when
-/// followed by `(`). Dispatched on the first letter: most words are none of these.
-fn keyword(word: &[u8]) -> Option<&'static str> {
-    let candidates: &[&'static str] = match word.first()?.to_ascii_uppercase() {
-        b'F' => &["FOR", "FOUND_ROWS"],
-        b'G' => &["GET_LOCK"],
-        b'I' => &["IN", "INTO", "IS_USED_LOCK", "IS_FREE_LOCK"],
-        b'L' => &["LOCK", "LAST_INSERT_ID", "LASTVAL"],
-        b'M' => &["MODE", "MASTER_GTID_WAIT", "MASTER_POS_WAIT"],
-        b'N' => &["NEXT", "NEXTVAL"],
-        b'P' => &["PREVIOUS"],
-        b'R' => &["ROW_COUNT", "RELEASE_LOCK", "RELEASE_ALL_LOCKS"],
-        b'S' => &["SHARE", "SETVAL", "SOURCE_POS_WAIT", "SQL_CALC_FOUND_ROWS"],
-        b'U' => &["UPDATE"],
-        b'V' => &["VALUE"],
-        b'W' => &[
-            "WAIT_FOR_EXECUTED_GTID_SET",
-            "WAIT_UNTIL_SQL_THREAD_AFTER_GTIDS",
-        ],
-        _ => return None,
-    };
-    candidates.iter().copied().find(|k| is(word, k))
-}
-
-/// Session-dependent system variables (`@@identity`, `@@session.warning_count`, …).
-const SESSION_SYSVARS: [(&str, &str); 4] = [
-    ("identity", "@@IDENTITY"),
-    ("last_insert_id", "@@LAST_INSERT_ID"),
-    ("warning_count", "@@WARNING_COUNT"),
-    ("error_count", "@@ERROR_COUNT"),
-];
-
-/// SHOW statements about the session's previous statements.
-const SHOW_SESSION: [(&str, &str); 5] = [
-    ("WARNINGS", "SHOW WARNINGS"),
-    ("ERRORS", "SHOW ERRORS"),
-    ("COUNT", "SHOW COUNT(*)"),
-    ("PROFILE", "SHOW PROFILE"),
-    ("PROFILES", "SHOW PROFILES"),
-];
-
 fn primary(reason: Reason, transaction_control: bool) -> Classified {
     Classified {
         target: Target::Primary,
@@ -345,280 +308,6 @@ fn replica(reason: Reason) -> Classified {
     Classified {
         target: Target::Replica,
         ..primary(reason, false)
-    }
-}
-
-/// What the scan found.
-#[derive(Default)]
-struct Facts {
-    hint_primary: bool,
-    hint_replica: bool,
-    empty_part: bool,
-    txn: bool,
-    read_only_start: bool,
-    write: bool,
-    locking: bool,
-    into: bool,
-    session_fn: Option<&'static str>,
-    user_var: bool,
-    critical: Option<usize>,
-}
-
-impl Facts {
-    fn add(&mut self, kind: Kind) {
-        match kind {
-            Kind::Read => {}
-            Kind::ReadSession(name) => self.session(name),
-            Kind::Write => self.write = true,
-            Kind::Txn { read_only } => {
-                self.txn = true;
-                self.read_only_start |= read_only;
-            }
-        }
-    }
-
-    /// Notes the first session-dependent construct.
-    fn session(&mut self, name: &'static str) {
-        self.session_fn.get_or_insert(name);
-    }
-}
-
-/// Reads `shardgate:primary` / `shardgate:replica` (case-insensitive, blanks around `:`) in the
-/// text of a `/*+ … */` hint.
-fn hint(text: &[u8], f: &mut Facts) {
-    const NAME: &[u8] = b"shardgate";
-    let mut rest = text;
-    while let Some(i) = rest
-        .windows(NAME.len())
-        .position(|w| w.eq_ignore_ascii_case(NAME))
-    {
-        rest = &rest[i + NAME.len()..];
-        let Some(value) = rest.trim_ascii_start().strip_prefix(b":") else {
-            continue;
-        };
-        let value = value.trim_ascii_start();
-        let end = value.iter().position(|b| !b.is_ascii_alphabetic());
-        let value = &value[..end.unwrap_or(value.len())];
-        f.hint_primary |= is(value, "primary");
-        f.hint_replica |= is(value, "replica");
-    }
-}
-
-/// What one statement is, from its leading keywords.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Read,
-    /// A read whose result belongs to the session's connection (SHOW WARNINGS, …).
-    ReadSession(&'static str),
-    Write,
-    Txn {
-        read_only: bool,
-    },
-}
-
-/// Case-insensitive keyword comparison.
-fn is(word: &[u8], keyword: &str) -> bool {
-    word.eq_ignore_ascii_case(keyword.as_bytes())
-}
-
-fn is_any(word: &[u8], keywords: &[&str]) -> bool {
-    keywords.iter().any(|k| is(word, k))
-}
-
-/// A bare word's text; empty for any other token.
-fn word<'a>(t: Option<Token<'a>>) -> &'a [u8] {
-    match t {
-        Some(t) if matches!(t.kind, TokenKind::Word) => t.text,
-        _ => b"",
-    }
-}
-
-fn is_open(t: Option<Token>) -> bool {
-    t.is_some_and(|t| t.is_punct(b'('))
-}
-
-/// The next token that is not a comment; `None` at the end, at a `;` or at a lexer error.
-fn next_sig<'a>(lx: &mut Lexer<'a>) -> Option<Token<'a>> {
-    lx.find(|t| !matches!(t.kind, TokenKind::Hint | TokenKind::Comment))
-        .filter(|t| !matches!(t.kind, TokenKind::Error(_)) && !t.is_punct(b';'))
-}
-
-fn next_word<'a>(lx: &mut Lexer<'a>) -> &'a [u8] {
-    word(next_sig(lx))
-}
-
-/// Classifies the statement that starts at `lx`.
-fn statement_kind(mut lx: Lexer) -> Kind {
-    let mut t = next_sig(&mut lx);
-    while is_open(t) {
-        t = next_sig(&mut lx);
-    }
-    let first = word(t);
-    let txn = Kind::Txn { read_only: false };
-    if is_any(first, &["SELECT", "VALUES", "TABLE", "HELP"]) {
-        Kind::Read
-    } else if is(first, "WITH") {
-        with_main(lx)
-    } else if is(first, "SHOW") {
-        let w = next_word(&mut lx);
-        match SHOW_SESSION.iter().find(|(k, _)| is(w, k)) {
-            Some(&(_, name)) => Kind::ReadSession(name),
-            None => Kind::Read,
-        }
-    } else if is_any(first, &["EXPLAIN", "DESCRIBE", "DESC"]) {
-        explain(lx, false)
-    } else if is(first, "ANALYZE") {
-        explain(lx, true)
-    } else if is(first, "BEGIN") {
-        // BEGIN NOT ATOMIC … END is a compound statement.
-        if is(next_word(&mut lx), "NOT") {
-            Kind::Write
-        } else {
-            txn
-        }
-    } else if is_any(first, &["COMMIT", "ROLLBACK", "SAVEPOINT", "XA"])
-        || is(first, "RELEASE") && is(next_word(&mut lx), "SAVEPOINT")
-        || is_any(first, &["LOCK", "UNLOCK"]) && is_any(next_word(&mut lx), &["TABLE", "TABLES"])
-    {
-        txn
-    } else if is(first, "START") && is(next_word(&mut lx), "TRANSACTION") {
-        start_transaction(lx)
-    } else if is(first, "SET") {
-        set(lx)
-    } else {
-        Kind::Write
-    }
-}
-
-/// After `WITH`: skips the common table expressions and classifies the main statement.
-fn with_main(mut lx: Lexer) -> Kind {
-    let mut t = next_sig(&mut lx);
-    if is(word(t), "RECURSIVE") {
-        t = next_sig(&mut lx);
-    }
-    loop {
-        if !t.is_some_and(|t| matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent)) {
-            return Kind::Write;
-        }
-        let mut after = next_sig(&mut lx);
-        if is_open(after) {
-            skip_parens(&mut lx); // column list
-            after = next_sig(&mut lx);
-        }
-        if !is(word(after), "AS") || !is_open(next_sig(&mut lx)) || !skip_parens(&mut lx) {
-            return Kind::Write;
-        }
-        t = next_sig(&mut lx);
-        if !t.is_some_and(|t| t.is_punct(b',')) {
-            break;
-        }
-        t = next_sig(&mut lx);
-    }
-    while is_open(t) {
-        t = next_sig(&mut lx);
-    }
-    match is_any(word(t), &["SELECT", "VALUES", "TABLE"]) {
-        true => Kind::Read,
-        false => Kind::Write,
-    }
-}
-
-/// After an opening parenthesis: skips to its closing one (false at the end).
-fn skip_parens(lx: &mut Lexer) -> bool {
-    let mut depth = 1u32;
-    while let Some(t) = next_sig(lx) {
-        if t.is_punct(b'(') {
-            depth += 1;
-        } else if t.is_punct(b')') {
-            depth -= 1;
-            if depth == 0 {
-                return true;
-            }
-        }
-    }
-    false
-}
-
-/// After EXPLAIN / DESCRIBE / DESC: a table (a read) or a statement, after the options.
-/// After ANALYZE (`analyze`): MariaDB's ANALYZE of a read is a read; ANALYZE TABLE a write.
-fn explain(mut lx: Lexer, analyze: bool) -> Kind {
-    loop {
-        let t = next_sig(&mut lx);
-        let w = word(t);
-        if is_open(t) || is_any(w, &["SELECT", "VALUES"]) || !analyze && is(w, "TABLE") {
-            return Kind::Read;
-        } else if is(w, "WITH") {
-            return with_main(lx);
-        } else if is_any(w, &["EXTENDED", "PARTITIONS", "ANALYZE"]) {
-            continue;
-        } else if is(w, "FORMAT") {
-            next_sig(&mut lx); // =
-            next_sig(&mut lx);
-        } else if analyze {
-            return Kind::Write;
-        } else if is(w, "INTO") {
-            next_sig(&mut lx); // @var: the main scan sees INTO
-        } else if is(w, "FOR") && is_any(next_word(&mut lx), &["SCHEMA", "DATABASE"]) {
-            next_sig(&mut lx);
-        } else if is_any(w, &["FOR", "INSERT", "UPDATE", "DELETE", "REPLACE"]) {
-            return Kind::Write; // FOR CONNECTION n: another session's statement
-        } else {
-            let table =
-                t.is_some_and(|t| matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent));
-            return if table { Kind::Read } else { Kind::Write };
-        }
-    }
-}
-
-/// After START TRANSACTION: read only with READ ONLY and without READ WRITE.
-fn start_transaction(mut lx: Lexer) -> Kind {
-    let (mut ro, mut rw, mut last): (bool, bool, &[u8]) = (false, false, b"");
-    while let Some(t) = next_sig(&mut lx) {
-        let w = word(Some(t));
-        ro |= is(last, "READ") && is(w, "ONLY");
-        rw |= is(last, "READ") && is(w, "WRITE");
-        last = w;
-    }
-    Kind::Txn {
-        read_only: ro && !rw,
-    }
-}
-
-/// After SET: transaction control if any assignment is to a transaction setting.
-fn set(mut lx: Lexer) -> Kind {
-    const SCOPES: [&str; 5] = ["GLOBAL", "SESSION", "LOCAL", "PERSIST", "PERSIST_ONLY"];
-    const TXN: [&str; 6] = [
-        "TRANSACTION",
-        "AUTOCOMMIT",
-        "TRANSACTION_ISOLATION",
-        "TX_ISOLATION",
-        "TRANSACTION_READ_ONLY",
-        "TX_READ_ONLY",
-    ];
-    let mut t = next_sig(&mut lx);
-    loop {
-        while is_any(word(t), &SCOPES) {
-            t = next_sig(&mut lx);
-        }
-        let Some(target) = t else { return Kind::Write };
-        let name = match target.kind {
-            TokenKind::SysVar => target.text.rsplit(|&b| b == b'.').next().unwrap_or(b""),
-            _ => target.text,
-        };
-        if is_any(name, &TXN) {
-            return Kind::Txn { read_only: false };
-        }
-        let mut depth = 0u32;
-        loop {
-            match next_sig(&mut lx) {
-                None => return Kind::Write,
-                Some(t) if t.is_punct(b'(') => depth += 1,
-                Some(t) if t.is_punct(b')') => depth = depth.saturating_sub(1),
-                Some(t) if t.is_punct(b',') && depth == 0 => break,
-                _ => {}
-            }
-        }
-        t = next_sig(&mut lx);
     }
 }
 
@@ -656,5 +345,4 @@ impl fmt::Display for Reason {
 }
 
 #[cfg(test)]
-#[path = "testdata/classify_tests.rs"]
 mod tests;
