@@ -82,6 +82,8 @@ pub struct BackendConn {
     pub reusable: bool,
     pub created: Instant,
     pub last_used: Instant,
+    /// The server reports each commit's GTID in OK packets (MariaDB `last_gtid` tracking).
+    pub tracks_gtids: bool,
     /// Which session `SET`s this connection carries (a key of the list; 0 = none).
     pub applied_sets: u64,
     /// Statements the proxy prepared on this connection for sessions that borrow it.
@@ -211,6 +213,7 @@ impl BackendConn {
             collation: HANDSHAKE_COLLATION,
             status: 0,
             reusable: true,
+            tracks_gtids: false,
             applied_sets: 0,
             statements: Default::default(),
             created: Instant::now(),
@@ -378,6 +381,7 @@ impl BackendConn {
     /// tracking of `last_gtid`), which read-your-writes needs. MySQL reports GTIDs through
     /// `session_track_gtids` instead (not enabled yet).
     pub async fn track_gtids(&mut self) -> Result<(), ProtocolError> {
+        self.tracks_gtids = false;
         if !self.server_version.contains("MariaDB") {
             return Ok(());
         }
@@ -385,7 +389,9 @@ impl BackendConn {
                    CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid')";
         let mut p = vec![command::COM_QUERY];
         p.extend_from_slice(sql.as_bytes());
-        if let Reply::Err(e) = self.simple_command(&p).await? {
+        let reply = self.simple_command(&p).await?;
+        self.tracks_gtids = matches!(reply, Reply::Ok { .. });
+        if let Reply::Err(e) = reply {
             let (code, _, message) = packets::parse_err(&e)?;
             tracing::warn!(code, %message, "cannot enable last_gtid tracking; reads after writes go to the primary only within primary_window_ms");
         }

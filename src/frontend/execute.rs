@@ -4,7 +4,6 @@
 //! text reads; cursors, long data, writes and transactions stay on the primary.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::FrontendError;
 use super::query::ReplicaStatement;
@@ -79,7 +78,7 @@ impl Session {
         let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_execute")?;
         let result = self.forward(&p, Expect::Results).await;
         if !read {
-            self.last_write_at = Some(Instant::now());
+            self.note_write();
         }
         result.map(|_| ())
     }

@@ -86,6 +86,16 @@ impl Session {
         }
     }
 
+    /// A statement that may have written ran on the primary (read-your-writes bookkeeping).
+    pub(super) fn note_write(&mut self) {
+        self.last_write_at = Some(Instant::now());
+        if !self.backend.as_ref().is_some_and(|c| c.tracks_gtids) {
+            // No GTID will tell when a replica has this write (MySQL backend, tracking
+            // refused): read-your-writes falls back to the primary window.
+            self.gtid_untracked = true;
+        }
+    }
+
     /// Keeps what a successful statement on the primary left in the session's state.
     fn record_session_effect(&mut self, sql: &[u8]) {
         match prescan::session_effect(sql) {
@@ -129,7 +139,7 @@ impl Session {
         let result = self.forward(payload, Expect::Results).await;
         if writes {
             // Also after an error: part of a multi-statement may have been applied.
-            self.last_write_at = Some(Instant::now());
+            self.note_write();
         }
         result
     }
