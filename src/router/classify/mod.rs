@@ -7,7 +7,7 @@
 //! 1. `Unparsable`: unterminated string, identifier or comment; empty statement.
 //! 2. `HintPrimary`: `/*+ shardgate:primary */` or `/*master*/` anywhere (not in strings).
 //! 3. `TransactionControl`: BEGIN, START TRANSACTION, COMMIT, ROLLBACK, SAVEPOINT, RELEASE
-//!    SAVEPOINT, XA, SET [scope] TRANSACTION, SET of autocommit / transaction_isolation /
+//!    SAVEPOINT, XA, `SET [scope] TRANSACTION`, SET of autocommit / transaction_isolation /
 //!    tx_isolation / transaction_read_only / tx_read_only, LOCK TABLES, UNLOCK TABLES.
 //! 4. `Write`: a statement that is not a read. Reads are: SELECT, `(SELECT …)`, `WITH … SELECT`,
 //!    VALUES, TABLE, SHOW, HELP, DESCRIBE/DESC/EXPLAIN of a table or of a read, ANALYZE
