@@ -7,7 +7,7 @@ const COLUMN_COLLATION: u16 = 45;
 /// MYSQL_TYPE_VAR_STRING.
 const VAR_STRING: u8 = 0xFD;
 
-/// A complete text result set: column count, definitions, [EOF], rows, terminator.
+/// A complete text result set: column count, definitions, an EOF for legacy clients, rows, terminator.
 pub fn text_result(
     columns: &[&str],
     rows: &[Vec<Option<String>>],
