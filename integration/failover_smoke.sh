@@ -31,13 +31,18 @@ replica_row() {
 SB=(sysbench oltp_read_only "${SYSBENCH_CONN[@]}" --mysql-port="$PROXY_PORT" --tables=2 --table-size=1000)
 run_sysbench "$WORK_DIR/cleanup.txt" oltp_read_only "${SYSBENCH_CONN[@]}" --mysql-port="$BASE" --tables=2 cleanup
 run_sysbench "$WORK_DIR/prepare.txt" oltp_read_only "${SYSBENCH_CONN[@]}" --mysql-port="$BASE" --tables=2 --table-size=1000 prepare
+# Wait up to TENTHS tenths of a second for shardgate to report the replica Up.
+wait_replica_up() {
+    local tenths="$1" waited=0
+    until replica_row | grep -q "Up"; do
+        ((waited++ < tenths)) || die "shardgate does not report the replica Up: $(replica_row)"
+        sleep 0.1
+    done
+}
+
 gtid="$(server_sql "$BASE" "SELECT @@gtid_binlog_pos")"
 [[ "$(server_sql "$REPLICA_PORT" "SELECT MASTER_GTID_WAIT('$gtid', 60)")" == "0" ]] || die "replica did not catch up"
-waited=0
-until replica_row | grep -q "Up"; do
-    ((waited++ < 100)) || die "replica never came Up in shardgate"
-    sleep 0.1
-done
+wait_replica_up 100
 selects_before="$(server_sql "$REPLICA_PORT" "SHOW GLOBAL STATUS LIKE 'Com_select'" | awk '{ print $2 }')"
 
 log "sysbench oltp_read_only for 30 s through shardgate; the replica is killed at 8 s, restarted at 18 s"
@@ -61,11 +66,7 @@ errors="$(awk '/ignored errors:/ { print $3; exit }' "$WORK_DIR/run.txt")"
 [[ "$errors" == "0" ]] || die "sysbench saw $errors errors during the failover"
 queries="$(total_queries "$WORK_DIR/run.txt")"
 
-waited=0
-until replica_row | grep -q "Up"; do
-    ((waited++ < 300)) || die "the restarted replica did not return to rotation: $(replica_row)"
-    sleep 0.1
-done
+wait_replica_up 300
 selects_after_restart="$(server_sql "$REPLICA_PORT" "SHOW GLOBAL STATUS LIKE 'Com_select'" | awk '{ print $2 }')"
 "${SB[@]}" --threads=4 --time=3 --db-ps-mode=disable --skip_trx=on run >"$WORK_DIR/after.txt" 2>&1 || die "sysbench after the restart failed"
 selects_end="$(server_sql "$REPLICA_PORT" "SHOW GLOBAL STATUS LIKE 'Com_select'" | awk '{ print $2 }')"

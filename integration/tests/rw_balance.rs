@@ -5,9 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mysql::prelude::Queryable;
-
-use crate::harness::rw::{backends, s1_replica_shared, server_id, wait_for, wait_replicas_up};
+use crate::harness::rw::{backends, s1_replica_shared, server_id, wait_replicas_up};
 use crate::harness::{Proxy, ProxyOpts, ReplicaOpt, sandbox};
 
 const S0_REPLICA: u32 = 2;
@@ -114,24 +112,7 @@ fn rw_least_outstanding_uses_only_the_replicas() {
         let mut c = proxy.conn();
         std::thread::spawn(move || server_id(&mut c, &slow_sql))
     };
-    let mut watcher = crate::harness::rw::server(&sb.s0_replica);
-    wait_for(
-        Duration::from_secs(10),
-        "the slow read running on 23307",
-        || {
-            let n: Option<u32> = watcher
-                .query_first(format!(
-                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE INFO LIKE '%{marker}%' AND ID <> CONNECTION_ID()"
-                ))
-                .map_err(|e| e.to_string())?;
-            if n == Some(1) {
-                Ok(())
-            } else {
-                Err(format!("{n:?} running"))
-            }
-        },
-    );
+    crate::harness::rw::wait_running(&sb.s0_replica, &marker);
     let mut c = proxy.conn();
     assert_eq!(server_id(&mut c, "SELECT @@server_id"), S1_REPLICA);
     assert_eq!(slow.join().expect("slow read"), S0_REPLICA);

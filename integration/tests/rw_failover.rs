@@ -14,7 +14,7 @@ use mysql::prelude::Queryable;
 use crate::harness::relay::Relay;
 use crate::harness::rw::{
     ReplicaTableLocked, SqlThreadStopped, TableOn, explain, s1_replica_exclusive, server,
-    server_id, wait_backend, wait_for, wait_replicas_up,
+    server_id, wait_backend, wait_replicas_up,
 };
 use crate::harness::{Proxy, ProxyOpts, ReplicaOpt, my_err, sandbox, unique};
 
@@ -217,24 +217,7 @@ fn rw_unreachable_replica_reads_fail_over_without_client_errors() {
                 .map(|r| r.map(|r| r.0))
         })
     };
-    let mut watcher = server(&sb.s0_replica);
-    wait_for(
-        Duration::from_secs(10),
-        "the slow read running on the replica",
-        || {
-            let n: Option<u32> = watcher
-                .query_first(format!(
-                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-                 WHERE INFO LIKE '%{marker}%' AND ID <> CONNECTION_ID()"
-                ))
-                .map_err(|e| e.to_string())?;
-            if n == Some(1) {
-                Ok(())
-            } else {
-                Err(format!("{n:?} running"))
-            }
-        },
-    );
+    crate::harness::rw::wait_running(&sb.s0_replica, &marker);
     relay.kill();
     let got = slow.join().expect("slow read thread");
     assert!(

@@ -403,3 +403,25 @@ pub fn explain(admin: &mut Conn, sql: &str) -> Explained {
         backends: s(3),
     }
 }
+
+/// Waits (up to 10 s) until a statement containing `marker` runs on the server at `addr`.
+pub fn wait_running(addr: &str, marker: &str) {
+    let mut watcher = server(addr);
+    wait_for(
+        Duration::from_secs(10),
+        "the marked statement running",
+        || {
+            let n: Option<u32> = watcher
+                .query_first(format!(
+                    "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                 WHERE INFO LIKE '%{marker}%' AND ID <> CONNECTION_ID()"
+                ))
+                .map_err(|e| e.to_string())?;
+            if n == Some(1) {
+                Ok(())
+            } else {
+                Err(format!("{n:?} running"))
+            }
+        },
+    );
+}
