@@ -83,10 +83,10 @@ impl Session {
 
     /// Brings a backend connection to the session's schema, character set and options.
     pub(super) async fn sync(&self, conn: &mut PooledConn) -> Result<(), FrontendError> {
-        let name = conn.pool().name().to_string();
+        let pool = Arc::clone(conn.pool());
         let lost = |source| {
             FrontendError::Exec(ExecError::Lost {
-                backend: name.clone(),
+                backend: pool.name().to_string(),
                 source,
                 partial: false,
             })

@@ -47,10 +47,6 @@ impl Session {
                 writes,
                 ..
             } => {
-                if writes && mentions_gtid_tracking(sql) {
-                    // The client may have replaced the proxy's `last_gtid` tracking.
-                    self.gtid_untracked = true;
-                }
                 let out = self.on_primary(payload, writes).await?;
                 if writes && !out.failed {
                     self.record_session_effect(sql);
@@ -162,7 +158,7 @@ impl Session {
                 break;
             };
             exclude = Some(lease.index);
-            let name = lease.replica.pool.name().to_string();
+            let name = lease.replica.pool.name();
             let mut conn = match lease.replica.pool.checkout(self.flavour()).await {
                 Ok(conn) => conn,
                 Err(e) => {
@@ -195,7 +191,7 @@ impl Session {
             let (seq, caps) = (self.reply_seq, self.client_caps());
             let client = &mut self.client;
             let result =
-                passthrough::forward(client, &mut conn, &name, &body, seq, Expect::Results, caps)
+                passthrough::forward(client, &mut conn, name, &body, seq, Expect::Results, caps)
                     .await;
             match result {
                 Ok(out) => {
@@ -267,13 +263,6 @@ fn asks_for_diagnostics(plan: &Plan) -> bool {
         Plan::Single { why: Why::Statement(Reason::SessionFunction(name)), .. }
             if DIAGNOSTICS.contains(name)
     )
-}
-
-/// Does the statement touch `session_track_system_variables` (case-insensitive)?
-fn mentions_gtid_tracking(sql: &[u8]) -> bool {
-    const NAME: &[u8] = b"session_track_system_variables";
-    sql.windows(NAME.len())
-        .any(|w| w.eq_ignore_ascii_case(NAME))
 }
 
 /// Has this replica applied `gtid`? Known from its last health check, or else waited for

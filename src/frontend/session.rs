@@ -48,8 +48,8 @@ pub struct Session {
     pub(super) last_write_at: Option<Instant>,
     /// GTID of the session's last commit, as the primary reported it (read-your-writes).
     pub(super) last_gtid: Option<String>,
-    /// The client changed session tracking itself: GTIDs may no longer be reported, so
-    /// read-your-writes falls back to the primary window.
+    /// A write ran where GTIDs are not reported (MySQL backend): read-your-writes falls back
+    /// to the primary window.
     pub(super) gtid_untracked: bool,
     /// Session `SET`s, replayed on every other connection the session uses.
     pub(super) sets: SessionSets,
@@ -376,19 +376,19 @@ impl Session {
     ) -> Result<Outcome, FrontendError> {
         let mut conn = self.checkout().await?;
         let caps = self.client_caps();
-        let name = conn.pool().name().to_string();
+        let pool = Arc::clone(conn.pool());
         let seq = self.reply_seq;
         let client = &mut self.client;
         let result =
-            passthrough::forward(client, &mut conn, &name, payload, seq, expect, caps).await;
+            passthrough::forward(client, &mut conn, pool.name(), payload, seq, expect, caps).await;
         self.keep(conn, result)
     }
 
     /// Sends a command that has no reply.
     pub(super) async fn send_only(&mut self, payload: &[u8]) -> Result<(), FrontendError> {
         let mut conn = self.checkout().await?;
-        let name = conn.pool().name().to_string();
-        let result = passthrough::send(&mut conn, &name, payload).await;
+        let pool = Arc::clone(conn.pool());
+        let result = passthrough::send(&mut conn, pool.name(), payload).await;
         self.keep(conn, result.map(|_| Outcome::default()))?;
         Ok(())
     }

@@ -150,6 +150,10 @@ pub fn session_effect(sql: &[u8]) -> SessionEffect {
     if body.contains(&b';') {
         return SessionEffect::PinsReads("a multi-statement SET");
     }
+    if has(b"session_track_system_variables") {
+        // The proxy's `last_gtid` tracking (read-your-writes) may be gone from the connection.
+        return SessionEffect::PinsReads("the session changed session_track_system_variables");
+    }
     if has(b"sql_mode") && (has(b"no_backslash_escapes") || has(b"ansi")) {
         // The classifier tokenizes strings as in the default sql_mode.
         return SessionEffect::PinsReads("sql_mode changes how the server reads string literals");
