@@ -99,3 +99,19 @@ fn parameter_types_are_supplied_to_a_fresh_replica_statement() {
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(run(&mut p, 9, false), (10, REPLICA_ID), "types filled in");
 }
+
+/// A shard without replicas serves its reads from the primary, whatever
+/// `no_healthy_replica` says (that setting is about replicas that exist but are unhealthy).
+#[test]
+fn shards_without_replicas_read_from_the_primary() {
+    let proxy = Proxy::start(ProxyOpts {
+        read_write_split: Some("no_healthy_replica: error".into()),
+        ..Default::default()
+    });
+    let mut c = proxy.conn();
+    let id: Option<u64> = c.query_first("SELECT @@server_id").expect("text read");
+    assert_eq!(id, Some(PRIMARY_ID));
+    let stmt = c.prep("SELECT @@server_id").expect("prepare");
+    let id: Option<u64> = c.exec_first(&stmt, ()).expect("prepared read");
+    assert_eq!(id, Some(PRIMARY_ID));
+}

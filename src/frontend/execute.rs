@@ -47,32 +47,34 @@ impl Session {
             })?;
         let exec = parse_execute(payload, entry.prepared.params)
             .map_err(|_| FrontendError::BadExecute { id: stmt_id })?;
-        if let Some(types) = exec.types {
+        if let Some(types) = exec.types
+            && entry.types.as_deref() != Some(types)
+        {
             entry.types = Some(types.into());
         }
         let long_data = std::mem::take(&mut entry.long_data);
         let read = entry.read;
-        let replica = ReplicaStatement {
-            sql: Arc::clone(&entry.sql),
-            params: entry.prepared.params,
-            types: entry.types.clone(),
-        };
-        let snapshot = self.proxy.snapshot();
-        let view = self.view(&snapshot);
-        let may_use_replica = read
-            && !exec.cursor
-            && !long_data
-            && !view.in_transaction
-            && !view.user_primary_only
-            && !view.within_write_window
-            && view.reads_pinned.is_none();
-        if may_use_replica {
+        if read && !exec.cursor && !long_data {
+            let snapshot = self.proxy.snapshot();
+            let view = self.view(&snapshot);
             let shard = snapshot.registry.default_shard;
-            if self
-                .try_replica(payload, &snapshot, shard, Some(replica))
-                .await?
-            {
-                return Ok(());
+            let may_use_replica = !view.in_transaction
+                && !view.user_primary_only
+                && !view.within_write_window
+                && view.reads_pinned.is_none()
+                && !snapshot.registry.shards[shard].replicas.is_empty();
+            if may_use_replica && let Some(entry) = self.stmts.get(stmt_id) {
+                let replica = ReplicaStatement {
+                    sql: Arc::clone(&entry.sql),
+                    params: entry.prepared.params,
+                    types: entry.types.clone(),
+                };
+                if self
+                    .try_replica(payload, &snapshot, shard, Some(replica))
+                    .await?
+                {
+                    return Ok(());
+                }
             }
         }
         let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_execute")?;

@@ -151,6 +151,10 @@ impl Session {
         stmt: Option<ReplicaStatement>,
     ) -> Result<bool, FrontendError> {
         let shard = &snapshot.registry.shards[shard];
+        if shard.replicas.is_empty() {
+            // No replicas configured: the primary is the shard's only server.
+            return Ok(false);
+        }
         let rw = &snapshot.config.read_write_split;
         let mut exclude = None;
         for _attempt in 0..2 {
