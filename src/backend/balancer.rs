@@ -30,10 +30,6 @@ impl Balancer {
         }
     }
 
-    pub fn policy(&self) -> Balance {
-        self.policy
-    }
-
     /// The index of the replica to use, or `None` when no usable replica has a weight.
     pub fn pick(&self, candidates: &[Candidate]) -> Option<usize> {
         let usable = |c: &Candidate| c.usable && c.weight > 0;

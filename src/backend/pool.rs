@@ -40,7 +40,8 @@ pub struct Pool {
     target: Target,
     max: usize,
     checkout_timeout: Duration,
-    idle_timeout: Duration,
+    /// `None`: idle connections stay open.
+    idle_timeout: Option<Duration>,
     slots: Mutex<Slots>,
     returned: Notify,
     created: AtomicU64,
@@ -53,15 +54,15 @@ impl Pool {
         let pool = Arc::new(Pool {
             target,
             max: cfg.max_connections as usize,
-            checkout_timeout: Duration::from_millis(cfg.checkout_timeout_ms),
-            idle_timeout: Duration::from_millis(cfg.idle_timeout_ms),
+            checkout_timeout: cfg.checkout_timeout(),
+            idle_timeout: cfg.idle_timeout(),
             slots: Mutex::new(Slots::default()),
             returned: Notify::new(),
             created: AtomicU64::new(0),
             closed: AtomicU64::new(0),
         });
-        if !pool.idle_timeout.is_zero() {
-            tokio::spawn(reap_idle(Arc::downgrade(&pool)));
+        if let Some(timeout) = pool.idle_timeout {
+            tokio::spawn(reap_idle(Arc::downgrade(&pool), timeout));
         }
         pool
     }
@@ -163,14 +164,14 @@ impl Pool {
         self.returned.notify_one();
     }
 
-    /// Closes idle connections unused for longer than the idle timeout.
-    fn close_idle(&self) {
+    /// Closes idle connections unused for longer than `timeout`.
+    fn close_idle(&self, timeout: Duration) {
         let now = Instant::now();
         let mut s = self.lock();
         let mut closed = 0;
         for list in &mut s.idle {
             let before = list.len();
-            list.retain(|c| now.duration_since(c.last_used) < self.idle_timeout);
+            list.retain(|c| now.duration_since(c.last_used) < timeout);
             closed += before - list.len();
         }
         s.open -= closed;
@@ -182,15 +183,12 @@ impl Pool {
     }
 }
 
-async fn reap_idle(pool: Weak<Pool>) {
-    let period = match pool.upgrade() {
-        Some(p) => (p.idle_timeout / 2).max(Duration::from_secs(1)),
-        None => return,
-    };
+async fn reap_idle(pool: Weak<Pool>, timeout: Duration) {
+    let period = (timeout / 2).max(Duration::from_secs(1));
     loop {
         tokio::time::sleep(period).await;
         match pool.upgrade() {
-            Some(p) => p.close_idle(),
+            Some(p) => p.close_idle(timeout),
             None => return,
         }
     }

@@ -60,10 +60,6 @@ impl Shard {
         Some(ReplicaLease { index, replica })
     }
 
-    pub fn balance(&self) -> crate::config::Balance {
-        self.balancer.policy()
-    }
-
     pub fn outstanding(&self, replica: usize) -> usize {
         self.replicas
             .get(replica)
@@ -77,17 +73,16 @@ pub struct Registry {
     pub shards: Vec<Shard>,
     /// Index of the default shard in `shards`.
     pub default_shard: usize,
-    checkers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Registry {
-    /// Builds pools for every backend (connections open lazily) and starts health checkers.
-    /// Must run inside the tokio runtime.
+    /// Builds pools for every backend (connections open lazily) and starts health checkers,
+    /// which end when the registry (owning their `Health`) is dropped. Must run inside the
+    /// tokio runtime.
     pub fn build(config: &Config) -> Self {
         let rw = &config.read_write_split;
         let interval = Duration::from_millis(rw.health_check_interval_ms);
         let max_lag = Duration::from_millis(rw.max_replication_lag_ms);
-        let mut checkers = Vec::new();
         let target = |name: String, address: &str| Target {
             name,
             address: address.to_string(),
@@ -102,13 +97,13 @@ impl Registry {
                 &s.primary.address,
             );
             let primary_health = Health::new();
-            checkers.push(spawn_checker(
+            spawn_checker(
                 primary_target.clone(),
                 CheckRole::Primary,
                 interval,
                 max_lag,
                 &primary_health,
-            ));
+            );
             let replicas = s
                 .replicas
                 .iter()
@@ -116,13 +111,7 @@ impl Registry {
                 .map(|(i, r)| {
                     let t = target(format!("{}/replica{} {}", s.name, i, r.address), &r.address);
                     let health = Health::new();
-                    checkers.push(spawn_checker(
-                        t.clone(),
-                        CheckRole::Replica,
-                        interval,
-                        max_lag,
-                        &health,
-                    ));
+                    spawn_checker(t.clone(), CheckRole::Replica, interval, max_lag, &health);
                     Replica {
                         pool: Pool::new(t, &config.pool),
                         weight: r.weight,
@@ -146,20 +135,11 @@ impl Registry {
         Registry {
             shards,
             default_shard,
-            checkers,
         }
     }
 
     /// The default shard.
     pub fn default(&self) -> &Shard {
         &self.shards[self.default_shard]
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        for c in &self.checkers {
-            c.abort();
-        }
     }
 }

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use super::FrontendError;
 use super::session::Session;
-use crate::backend::health::gtid_covers;
 use crate::backend::pool::PooledConn;
 use crate::backend::query::QueryResult;
 use crate::backend::registry::ReplicaLease;
@@ -115,13 +114,13 @@ impl Session {
         mut conn: PooledConn,
         payload: &[u8],
     ) -> Result<(), FrontendError> {
-        let name = conn.pool().name().to_string();
+        let pool = Arc::clone(conn.pool());
         let (seq, caps) = (self.reply_seq, self.client_caps());
         let client = &mut self.client;
         passthrough::forward(
             client,
             &mut conn,
-            &name,
+            pool.name(),
             payload,
             seq,
             Expect::Results,
@@ -178,8 +177,8 @@ impl Session {
                 Err(e) => return Err(e),
             }
             if rw.read_your_writes == ReadYourWrites::Gtid
-                && let Some(gtid) = self.last_gtid.clone()
-                && !has_applied(&lease, &mut conn, &gtid, rw.gtid_wait_timeout_ms).await
+                && let Some(gtid) = self.last_gtid.as_deref()
+                && !has_applied(&lease, &mut conn, gtid, rw.gtid_wait_timeout_ms).await
             {
                 // The replica is behind the session's own last write.
                 return Ok(false);
@@ -277,8 +276,7 @@ async fn has_applied(
     gtid: &str,
     timeout_ms: u64,
 ) -> bool {
-    let known = lease.replica.health.snapshot().gtid_position;
-    if known.is_some_and(|p| gtid_covers(&p, gtid)) {
+    if lease.replica.health.position_covers(gtid) {
         return true;
     }
     // A GTID from the server is digits, dashes and commas; anything else is not quoted in.

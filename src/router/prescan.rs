@@ -33,24 +33,6 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The leading keyword, upper-cased (at most 16 bytes), or empty.
-pub fn leading_keyword(sql: &[u8]) -> ([u8; 16], usize) {
-    let s = skip_noise(sql);
-    let mut out = [0u8; 16];
-    let mut n = 0;
-    for &c in s
-        .iter()
-        .take_while(|c| c.is_ascii_alphabetic() || **c == b'_')
-    {
-        if n == out.len() {
-            break;
-        }
-        out[n] = c.to_ascii_uppercase();
-        n += 1;
-    }
-    (out, n)
-}
-
 /// For `USE db` (optionally back-quoted, optionally followed by `;`), the schema name.
 pub fn use_schema(sql: &[u8]) -> Option<String> {
     let s = skip_noise(sql);
@@ -203,14 +185,6 @@ fn word(s: &[u8]) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keyword_after_comments() {
-        let (k, n) = leading_keyword(b"  /* x */ -- c\n # d\n select 1");
-        assert_eq!(&k[..n], b"SELECT");
-        let (k, n) = leading_keyword(b"/*!40101 SET NAMES utf8 */");
-        assert_eq!(n, 0, "executable comment is not skipped: {:?}", &k[..n]);
-    }
 
     #[test]
     fn session_effects() {

@@ -142,6 +142,14 @@ impl Health {
         self.lock().clone()
     }
 
+    /// Does the last checked GTID position cover `gtid`? (Read on the read path: no copy.)
+    pub fn position_covers(&self, gtid: &str) -> bool {
+        self.lock()
+            .gtid_position
+            .as_deref()
+            .is_some_and(|p| gtid_covers(p, gtid))
+    }
+
     /// Stops the checker tasks of this backend (they also stop when `Health` is dropped).
     pub fn stop(&self) {
         self.stop.send_replace(true);
