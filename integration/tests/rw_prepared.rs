@@ -115,3 +115,26 @@ fn shards_without_replicas_read_from_the_primary() {
     let id: Option<u64> = c.exec_first(&stmt, ()).expect("prepared read");
     assert_eq!(id, Some(PRIMARY_ID));
 }
+
+/// Session state made by prepared statements follows the session like that of text ones: a
+/// temporary table keeps later reads on the primary, a session SET reaches replica reads.
+#[test]
+fn session_state_from_prepared_statements_is_kept() {
+    let proxy = split_proxy(ProxyOpts::default());
+    let mut c = proxy.conn();
+    let tmp = crate::harness::unique("rwps_tmp");
+    c.exec_drop(format!("CREATE TEMPORARY TABLE {tmp} (a INT)"), ())
+        .expect("prepared CREATE TEMPORARY TABLE");
+    c.exec_drop(format!("INSERT INTO {tmp} VALUES (7)"), ())
+        .expect("insert");
+    let a: Option<i64> = c
+        .query_first(format!("SELECT a FROM {tmp}"))
+        .expect("the temporary table is visible to its session");
+    assert_eq!(a, Some(7));
+
+    let mut d = proxy.conn();
+    d.exec_drop("SET time_zone = '+05:00'", ())
+        .expect("prepared SET");
+    let tz: Option<String> = d.query_first("SELECT @@session.time_zone").expect("read");
+    assert_eq!(tz.as_deref(), Some("+05:00"));
+}

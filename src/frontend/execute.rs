@@ -81,6 +81,12 @@ impl Session {
         let result = self.forward(&p, Expect::Results).await;
         if !read {
             self.note_write();
+            if let Ok(out) = &result
+                && !out.failed
+                && let Some(sql) = self.stmts.get(stmt_id).map(|e| Arc::clone(&e.sql))
+            {
+                self.record_session_effect(&sql);
+            }
         }
         result.map(|_| ())
     }

@@ -91,8 +91,9 @@ impl Session {
         }
     }
 
-    /// Keeps what a successful statement on the primary left in the session's state.
-    fn record_session_effect(&mut self, sql: &[u8]) {
+    /// Keeps what a successful statement on the primary left in the session's state (text or
+    /// prepared: both call this).
+    pub(super) fn record_session_effect(&mut self, sql: &[u8]) {
         match prescan::session_effect(sql) {
             SessionEffect::None => {}
             SessionEffect::ReplayableSet => {
