@@ -7,17 +7,22 @@ use std::time::Duration;
 use mysql::prelude::Queryable;
 
 use crate::harness::raw::{self, execute_packet};
+use crate::harness::rw::wait_replicas_up;
 use crate::harness::{Proxy, ProxyOpts, ReplicaOpt, Table, sandbox};
 
 const PRIMARY_ID: u64 = 1;
 const REPLICA_ID: u64 = 2;
 
+/// A proxy with s0's replica, returned once its health check reports the replica Up.
 fn split_proxy(extra: ProxyOpts) -> Proxy {
     let sb = sandbox();
-    Proxy::start(ProxyOpts {
+    let proxy = Proxy::start(ProxyOpts {
         replicas: vec![ReplicaOpt::new("s0", &sb.s0_replica, None)],
+        rw_users: true,
         ..extra
-    })
+    });
+    wait_replicas_up(&mut proxy.admin(), Duration::from_secs(10));
+    proxy
 }
 
 #[test]
