@@ -344,26 +344,14 @@ fn config_yaml(o: &ProxyOpts, sb: &Sandbox, port: u16) -> String {
         }
     }
     y.push_str("pool:\n");
-    let _ = writeln!(
-        y,
-        "  max_connections: {}",
-        o.pool_max_connections.unwrap_or(64)
-    );
-    let _ = writeln!(
-        y,
-        "  checkout_timeout_ms: {}",
-        o.checkout_timeout_ms.unwrap_or(5000)
-    );
-    let _ = writeln!(
-        y,
-        "  idle_timeout_ms: {}",
-        o.idle_timeout_ms.unwrap_or(600_000)
-    );
-    let _ = writeln!(
-        y,
-        "  connect_timeout_ms: {}",
-        o.connect_timeout_ms.unwrap_or(3000)
-    );
+    for (key, value) in [
+        ("max_connections", o.pool_max_connections.unwrap_or(64)),
+        ("checkout_timeout_ms", o.checkout_timeout_ms.unwrap_or(5000)),
+        ("idle_timeout_ms", o.idle_timeout_ms.unwrap_or(600_000)),
+        ("connect_timeout_ms", o.connect_timeout_ms.unwrap_or(3000)),
+    ] {
+        let _ = writeln!(y, "  {key}: {value}");
+    }
     y.push_str("logging: { level: \"info,shardgate=debug\", format: text }\n");
     y
 }
