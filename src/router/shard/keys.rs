@@ -1,0 +1,1 @@
+//! Sharding-key values and the sharding functions (key -> slot -> shard).
