@@ -1,6 +1,7 @@
 //! The executor: carries out a router plan on backend connections and streams the reply
 //! to the client. For now every plan has one target, relayed packet by packet.
 
+pub mod merge;
 pub mod passthrough;
 
 use crate::backend::BackendError;

@@ -1,0 +1,1 @@
+//! Merging the results of several shards into the answer one server would give.
