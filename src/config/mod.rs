@@ -6,6 +6,7 @@
 mod error;
 mod load;
 mod raw;
+mod sharding;
 mod split;
 #[cfg(test)]
 mod testutil;

@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::sharding::RawSharding;
 use super::split::{Balance, DefaultRole, RawReadWriteSplit, RawReplica};
 use super::types::{AuthPluginName, LogFormat};
 
@@ -32,6 +33,8 @@ pub(super) struct RawConfig {
     pub logging: Option<RawLogging>,
     #[serde(default)]
     pub read_write_split: Option<RawReadWriteSplit>,
+    #[serde(default)]
+    pub sharding: Option<RawSharding>,
 }
 
 /// One entry of `users`.

@@ -5,6 +5,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use super::sharding::{
+    Algorithm, KeyRange, KeyType, MAX_SUB_TABLES, ShardedSchema, Sharding, Slot, TableKind,
+    TableRule,
+};
 pub use super::split::{
     Balance, DefaultRole, NoHealthyReplica, ReadWriteSplit, ReadYourWrites, ReplicaConfig,
 };
@@ -55,6 +59,8 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// Read/write splitting rules.
     pub read_write_split: ReadWriteSplit,
+    /// Sharding rules; empty when the file has no `sharding` section.
+    pub sharding: Sharding,
 }
 
 impl Config {

@@ -34,6 +34,11 @@ pub(super) fn validate(raw: RawConfig, origin: &str) -> Result<Config, ConfigErr
     v.name(&raw.backend.user, "backend.user")?;
     let shards = v.shards(raw.shards)?;
     let default_shard = v.default_shard(raw.default_shard, &shards)?;
+    let default_index = shards
+        .iter()
+        .position(|s| s.name == default_shard)
+        .unwrap_or(0);
+    let sharding = v.sharding(raw.sharding.unwrap_or_default(), &shards, default_index)?;
     Ok(Config {
         listen: raw.listen.value,
         server_version: raw.server_version.map(|s| s.value),
@@ -49,6 +54,7 @@ pub(super) fn validate(raw: RawConfig, origin: &str) -> Result<Config, ConfigErr
         pool: v.pool(raw.pool.unwrap_or_default())?,
         logging: v.logging(raw.logging.unwrap_or_default())?,
         read_write_split: v.read_write_split(raw.read_write_split.unwrap_or_default())?,
+        sharding,
     })
 }
 
@@ -59,7 +65,12 @@ pub(super) struct Validator<'a> {
 
 impl Validator<'_> {
     /// An error `<path>: <message>` at `location`.
-    fn fail(&self, location: Location, path: &str, message: impl AsRef<str>) -> ConfigError {
+    pub(super) fn fail(
+        &self,
+        location: Location,
+        path: &str,
+        message: impl AsRef<str>,
+    ) -> ConfigError {
         let message = format!("{path}: {}", message.as_ref());
         ConfigError::at(self.origin, location, message)
     }
@@ -90,7 +101,7 @@ impl Validator<'_> {
     }
 
     /// A list entry's name: valid and not used by an earlier entry (`seen` maps names to lines).
-    fn unique_name(
+    pub(super) fn unique_name(
         &self,
         seen: &mut HashMap<String, u64>,
         name: &Spanned<String>,
