@@ -21,4 +21,5 @@ mod rw_failover;
 mod rw_prepared;
 mod rw_session;
 mod rw_split;
+mod shard_diff;
 mod types;

@@ -120,6 +120,9 @@ pub struct ProxyOpts {
     pub read_write_split: Option<String>,
     /// Also configure [`ADMIN_USER`] (admin flag) and [`PRIMARY_USER`] (`default_role: primary`).
     pub rw_users: bool,
+    /// The body of a top-level `sharding:` section (indented for you: the lines' common leading
+    /// indentation is replaced by two spaces, nesting below it is kept).
+    pub sharding: Option<String>,
 }
 
 /// One replica in the generated config.
@@ -341,6 +344,18 @@ fn config_yaml(o: &ProxyOpts, sb: &Sandbox, port: u16) -> String {
         y.push_str("read_write_split:\n");
         for line in rw.lines().filter(|l| !l.trim().is_empty()) {
             let _ = writeln!(y, "  {}", line.trim());
+        }
+    }
+    if let Some(sharding) = &o.sharding {
+        y.push_str("sharding:\n");
+        let lines: Vec<&str> = sharding.lines().filter(|l| !l.trim().is_empty()).collect();
+        let common = lines
+            .iter()
+            .map(|l| l.len() - l.trim_start().len())
+            .min()
+            .unwrap_or(0);
+        for line in lines {
+            let _ = writeln!(y, "  {}", &line[common..]);
         }
     }
     y.push_str("pool:\n");

@@ -1,0 +1,211 @@
+//! Counting verdicts per category and printing the summary.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+
+use super::compare::Outcome;
+use super::stmt::{Kind, Stmt, Support};
+
+/// At most 400 characters of `s` (long multi-row INSERTs and results).
+fn clip(s: &str) -> String {
+    if s.chars().count() <= 400 {
+        return s.to_string();
+    }
+    let head: String = s.chars().take(400).collect();
+    format!("{head}... ({} chars)", s.chars().count())
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KindStats {
+    pub run: usize,
+    pub refused: usize,
+    pub both_failed: usize,
+    pub mismatched: usize,
+}
+
+/// A statement whose two results differ.
+pub struct Mismatch {
+    pub index: usize,
+    pub kind: Kind,
+    pub sql: String,
+    pub test: String,
+    pub reference: String,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub seed: u64,
+    pub per_kind: BTreeMap<Kind, KindStats>,
+    /// Error codes of statements that failed on both sides alike, per kind.
+    pub both_failed_codes: BTreeMap<(Kind, u16), usize>,
+    /// Refusal message -> count.
+    pub refusals: HashMap<String, usize>,
+    pub mismatches: Vec<Mismatch>,
+    /// Refusals of kinds that must be supported: (index, kind, sql, message).
+    pub wrongly_refused: Vec<(usize, Kind, String, String)>,
+    /// Must-refuse statements that ran: (index, sql).
+    pub accepted: Vec<(usize, String)>,
+    /// Problems found outside the statement stream (placement of rows on the shards).
+    pub other: Vec<String>,
+}
+
+impl Stats {
+    pub fn new(seed: u64) -> Stats {
+        Stats {
+            seed,
+            ..Default::default()
+        }
+    }
+
+    fn kind(&mut self, kind: Kind) -> &mut KindStats {
+        self.per_kind.entry(kind).or_default()
+    }
+
+    pub fn ran(&mut self, kind: Kind) {
+        self.kind(kind).run += 1;
+    }
+
+    /// `expected`: a must-refuse statement was refused.
+    pub fn refused(&mut self, index: usize, stmt: &Stmt, message: &str, expected: bool) {
+        self.kind(stmt.kind).refused += 1;
+        let short: String = message.chars().take(160).collect();
+        *self.refusals.entry(short).or_default() += 1;
+        if !expected && stmt.kind.support() == Support::Must {
+            let sql = stmt.sql.clone();
+            self.wrongly_refused
+                .push((index, stmt.kind, sql, message.to_string()));
+        }
+    }
+
+    pub fn both_failed(&mut self, kind: Kind, code: u16) {
+        self.kind(kind).both_failed += 1;
+        *self.both_failed_codes.entry((kind, code)).or_default() += 1;
+    }
+
+    pub fn accepted(&mut self, index: usize, stmt: &Stmt) {
+        self.accepted.push((index, stmt.sql.clone()));
+    }
+
+    pub fn mismatch(&mut self, index: usize, stmt: &Stmt, test: &Outcome, reference: &Outcome) {
+        self.kind(stmt.kind).mismatched += 1;
+        self.mismatches.push(Mismatch {
+            index,
+            kind: stmt.kind,
+            sql: stmt.sql.clone(),
+            test: test.brief(),
+            reference: reference.brief(),
+        });
+    }
+
+    pub fn total(&self) -> usize {
+        self.per_kind.values().map(|k| k.run).sum()
+    }
+
+    pub fn total_refused(&self) -> usize {
+        self.per_kind.values().map(|k| k.refused).sum()
+    }
+
+    /// Must-refuse kinds that ran at least once without being refused every time.
+    pub fn refuse_kinds_not_refused(&self) -> Vec<Kind> {
+        self.per_kind
+            .iter()
+            .filter(|(k, s)| k.support() == Support::Refuse && s.refused < s.run)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// The whole summary, for printing.
+    pub fn summary(&self, test_label: &str, elapsed_s: f64) -> String {
+        let mut s = String::new();
+        let total = self.total();
+        let refused = self.total_refused();
+        let rate = if total == 0 {
+            0.0
+        } else {
+            100.0 * refused as f64 / total as f64
+        };
+        let _ = writeln!(
+            s,
+            "==== shard_diff summary ({test_label} vs reference), seed {} (SHARD_DIFF_SEED={}) ====",
+            self.seed, self.seed
+        );
+        let _ = writeln!(
+            s,
+            "statements: {total} in {elapsed_s:.1} s; refused: {refused} ({rate:.1}%); \
+             mismatches: {}",
+            self.mismatches.len()
+        );
+        let _ = writeln!(
+            s,
+            "{:<18} {:>6} {:>8} {:>8} {:>9}  support",
+            "category", "run", "refused", "bothErr", "mismatch"
+        );
+        for (k, v) in &self.per_kind {
+            let _ = writeln!(
+                s,
+                "{:<18} {:>6} {:>8} {:>8} {:>9}  {:?}",
+                format!("{k:?}"),
+                v.run,
+                v.refused,
+                v.both_failed,
+                v.mismatched,
+                k.support()
+            );
+        }
+        if !self.both_failed_codes.is_empty() {
+            let codes: Vec<String> = self
+                .both_failed_codes
+                .iter()
+                .map(|((k, c), n)| format!("{k:?}/{c} x{n}"))
+                .collect();
+            let _ = writeln!(s, "failed alike on both sides: {}", codes.join(", "));
+        }
+        let mut msgs: Vec<(&String, &usize)> = self.refusals.iter().collect();
+        msgs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        if !msgs.is_empty() {
+            let _ = writeln!(s, "refusal messages ({} distinct, top 10):", msgs.len());
+            for (m, n) in msgs.iter().take(10) {
+                let _ = writeln!(s, "  {n:>5} x {m}");
+            }
+        }
+        if !self.wrongly_refused.is_empty() {
+            let _ = writeln!(
+                s,
+                "refused although they must be supported: {} (first 10):",
+                self.wrongly_refused.len()
+            );
+            for (i, k, sql, msg) in self.wrongly_refused.iter().take(10) {
+                let _ = writeln!(s, "  #{i} {k:?}: {}\n      -> {msg}", clip(sql));
+            }
+        }
+        if !self.accepted.is_empty() {
+            let _ = writeln!(
+                s,
+                "accepted although they must be refused: {}",
+                self.accepted.len()
+            );
+            for (i, sql) in self.accepted.iter().take(10) {
+                let _ = writeln!(s, "  #{i}: {}", clip(sql));
+            }
+        }
+        for m in self.mismatches.iter().take(20) {
+            let _ = writeln!(
+                s,
+                "MISMATCH seed {} #{} {:?}: {}\n  {test_label}: {}\n  reference: {}",
+                self.seed,
+                m.index,
+                m.kind,
+                clip(&m.sql),
+                clip(&m.test),
+                clip(&m.reference)
+            );
+        }
+        if self.mismatches.len() > 20 {
+            let _ = writeln!(s, "... and {} more mismatches", self.mismatches.len() - 20);
+        }
+        for o in &self.other {
+            let _ = writeln!(s, "PROBLEM: {o}");
+        }
+        s
+    }
+}
