@@ -169,3 +169,18 @@ fn suffix_and_key_case() {
     };
     assert_eq!(t.algorithm, algorithm);
 }
+
+#[test]
+fn example_file_sharding_section() {
+    let c = parsed(include_str!("../../../conf/example.yaml"));
+    let shop = c.sharding.schema("shop").expect("shop is sharded");
+    assert_eq!(shop.tables.len(), 5);
+    let TableKind::Sharded(orders) = shop.table("orders") else {
+        panic!("orders is sharded");
+    };
+    assert_eq!(orders.slots.len(), 8);
+    assert_eq!(orders.slots[7].physical, "orders_0007");
+    assert_eq!(orders.slots[7].shard, 1);
+    assert_eq!(orders.binding_group, Some(0));
+    assert_eq!(shop.table("countries"), TableKind::Broadcast);
+}
