@@ -117,6 +117,17 @@ pub fn reply_for(err: &FrontendError) -> Option<MysqlError> {
                  'error': retry later, or set it to 'primary' to read from the primary instead"
             ),
         ),
+        F::Sharding(e) => {
+            use crate::router::shard::error::ShardError as S;
+            match e {
+                // A key value that maps to no shard: as MySQL says of a partitioned table.
+                S::Key(_) => MysqlError::new(1526, "HY000", e.to_string()),
+                S::Unsupported { .. } | S::Unparsable { .. } | S::FullScatterWrite { .. } => {
+                    MysqlError::new(1235, "42000", e.to_string())
+                }
+            }
+        }
+        F::PartialCommit { .. } => MysqlError::new(1180, "HY000", err.to_string()),
         F::NotAdmin { user } => MysqlError::new(
             1227,
             "42000",

@@ -2,6 +2,7 @@
 //! to the client. For now every plan has one target, relayed packet by packet.
 
 pub mod merge;
+pub mod multiwrite;
 pub mod passthrough;
 
 use crate::backend::BackendError;

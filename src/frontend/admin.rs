@@ -25,7 +25,7 @@ impl Session {
         }
         let (columns, rows): (&[&str], _) = match admin {
             Admin::ShowBackends => (BACKEND_COLUMNS, backend_rows(snapshot)),
-            Admin::Explain(sql) => (EXPLAIN_COLUMNS, vec![self.explain(&sql, snapshot)]),
+            Admin::Explain(sql) => (EXPLAIN_COLUMNS, self.explain(&sql, snapshot)?),
         };
         let packets = text_result(
             columns,
@@ -41,9 +41,21 @@ impl Session {
         Ok(())
     }
 
-    fn explain(&self, sql: &[u8], snapshot: &Snapshot) -> Vec<Option<String>> {
-        let plan = router::route_query(sql, &self.view(snapshot), &snapshot.topology());
+    fn explain(
+        &self,
+        sql: &[u8],
+        snapshot: &Snapshot,
+    ) -> Result<Vec<Vec<Option<String>>>, FrontendError> {
+        let plan = router::route_query(
+            sql,
+            &self.view(snapshot),
+            &snapshot.topology(self.schema.as_deref()),
+        );
         let (shard, role, why) = match plan {
+            Plan::Refused(e) => return Err(e.into()),
+            Plan::Sharded { plan, why, .. } => {
+                return Ok(super::explain::sharded_rows(&plan, &why, snapshot));
+            }
             Plan::Single {
                 shard, role, why, ..
             } => (shard, role, why.to_string()),
@@ -53,12 +65,15 @@ impl Session {
                 "USE changes the session's schema".into(),
             ),
             Plan::Admin(_) => {
-                return vec![
+                return Ok(vec![vec![
                     None,
                     Some("proxy".into()),
                     Some("answered by shardgate".into()),
                     None,
-                ];
+                    None,
+                    None,
+                    None,
+                ]]);
             }
         };
         let shard = &snapshot.registry.shards[shard];
@@ -85,12 +100,15 @@ impl Session {
         if role == "replica" && self.last_gtid.is_some() {
             why.push_str("; read-your-writes: a replica is used once it has applied the session's last GTID, else the primary");
         }
-        vec![
+        Ok(vec![vec![
             Some(shard.name.clone()),
             Some(role.into()),
             Some(why),
             Some(candidates),
-        ]
+            None,
+            Some(String::from_utf8_lossy(sql).into_owned()),
+            None,
+        ]])
     }
 }
 
@@ -111,7 +129,15 @@ const BACKEND_COLUMNS: &[&str] = &[
     "pool_closed",
 ];
 
-const EXPLAIN_COLUMNS: &[&str] = &["shard", "role", "reason", "backends"];
+const EXPLAIN_COLUMNS: &[&str] = &[
+    "shard",
+    "role",
+    "reason",
+    "backends",
+    "tables",
+    "statement",
+    "merge",
+];
 
 fn backend_rows(snapshot: &Snapshot) -> Vec<Vec<Option<String>>> {
     let mut rows = Vec::new();

@@ -19,17 +19,40 @@ impl Session {
         let snapshot = self.proxy.snapshot();
         let sql: Arc<[u8]> = Arc::from(payload.get(1..).unwrap_or_default());
         let read = classify::classify(&sql, &snapshot.rules).target == Target::Replica;
-        let mut conn = self.checkout().await?;
+        let (shape, payload, shard) = match self.sharded_prepare(&snapshot, &sql)? {
+            Some((shape, shard, text)) => {
+                let mut p = vec![payload.first().copied().unwrap_or_default()];
+                p.extend_from_slice(text.as_bytes());
+                (Some(shape), std::borrow::Cow::Owned(p), shard)
+            }
+            None => (None, std::borrow::Cow::Borrowed(payload), snapshot.registry.default_shard),
+        };
+        let payload = &payload[..];
+        let default = shard == snapshot.registry.default_shard;
+        let mut conn = if default { self.checkout().await? } else { self.shard_conn(&snapshot, shard).await? };
         let caps = self.client_caps();
         let name = conn.pool().name().to_string();
         let conn_id = conn.id;
         let stmts = &mut self.stmts;
         let seq = self.reply_seq;
         let client = &mut self.client;
-        let register = |p| stmts.insert(conn_id, p, sql, read);
+        let register = |p| {
+            let id = stmts.insert(conn_id, p, sql, read);
+            if let Some(e) = stmts.get_mut(id) {
+                e.shape = shape;
+            }
+            id
+        };
         let result =
             passthrough::prepare(client, &mut conn, &name, payload, seq, caps, register).await;
-        self.keep(conn, result)?;
+        if default {
+            self.keep(conn, result)?;
+        } else {
+            if conn.reusable {
+                self.others.insert(shard, conn);
+            }
+            result?;
+        }
         Ok(())
     }
 
@@ -51,6 +74,14 @@ impl Session {
             && entry.types.as_deref() != Some(types)
         {
             entry.types = Some(types.into());
+        }
+        if let Some(shape) = entry.shape.clone() {
+            let read = entry.read;
+            let r = self.execute_sharded(payload, stmt_id, shape, read).await;
+            if let Some(e) = self.stmts.get_mut(stmt_id) {
+                e.long_data = false;
+            }
+            return r;
         }
         let long_data = std::mem::take(&mut entry.long_data);
         let read = entry.read;
@@ -92,6 +123,34 @@ impl Session {
     }
 
     /// The statement command with the client's statement id replaced by the primary's.
+    /// For a statement on a sharded schema that names sharded or broadcast tables: its shape,
+    /// and the shard and text to prepare it with.
+    fn sharded_prepare(
+        &self,
+        snapshot: &crate::runtime::Snapshot,
+        sql: &[u8],
+    ) -> Result<Option<(Arc<crate::router::shard::analyze::Shape>, usize, String)>, FrontendError> {
+        let topo = snapshot.topology(self.schema.as_deref());
+        if topo.sharding.is_empty() {
+            return Ok(None);
+        }
+        let Some(schema) = crate::router::sharded_schema(sql, &topo)? else {
+            return Ok(None);
+        };
+        if !crate::router::mentions_tables(sql, schema) {
+            return Ok(None);
+        }
+        let text = std::str::from_utf8(sql).map_err(|_| {
+            crate::router::shard::error::ShardError::Unparsable {
+                table: String::new(),
+                reason: "the statement is not valid UTF-8".into(),
+            }
+        })?;
+        let shape = crate::router::shard::analyze::analyze(text, schema)?;
+        let (shard, text) = crate::router::shard::route::prepare_target(&shape, schema);
+        Ok(Some((Arc::new(shape), shard, text)))
+    }
+
     pub(super) fn stmt_payload(
         &self,
         payload: &[u8],

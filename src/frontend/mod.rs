@@ -6,8 +6,11 @@ pub mod auth;
 mod change_user;
 mod checkout;
 mod execute;
+mod explain;
 mod query;
 pub mod session;
+mod sharded;
+mod sharded_stmt;
 pub mod statements;
 
 use crate::backend::BackendError;
@@ -58,6 +61,20 @@ pub enum FrontendError {
     NotAdmin { user: String },
     #[error(transparent)]
     Exec(#[from] ExecError),
+    /// The router refused a statement on a sharded schema.
+    #[error(transparent)]
+    Sharding(#[from] crate::router::shard::error::ShardError),
+    /// COMMIT succeeded on some shards and failed on another.
+    #[error(
+        "transaction partially committed: committed on {committed}, failed on {failed} ({cause}), \
+         rolled back on {rolled_back}"
+    )]
+    PartialCommit {
+        committed: String,
+        failed: String,
+        cause: String,
+        rolled_back: String,
+    },
 }
 
 impl From<BackendError> for FrontendError {

@@ -29,14 +29,35 @@ use crate::runtime::Snapshot;
 impl Session {
     pub(super) async fn query(&mut self, payload: &[u8], sql: &[u8]) -> Result<(), FrontendError> {
         let snapshot = self.proxy.snapshot();
-        let plan = router::route_query(sql, &self.view(&snapshot), &snapshot.topology());
+        let topology = snapshot.topology(self.schema.as_deref());
+        let plan = router::route_query(sql, &self.view(&snapshot), &topology);
         let held = self.held_replica.take();
         if let (Some(conn), true) = (held, asks_for_diagnostics(&plan)) {
             // The warnings are on the replica connection that ran the previous read.
             return self.on_held_replica(conn, payload).await;
         }
+        if !self.others.is_empty()
+            && let Some(commit) = prescan::ends_transaction(sql)
+            && let Some(done) = self.end_transaction(&snapshot, payload, commit).await
+        {
+            return done;
+        }
         match plan {
             Plan::Admin(admin) => self.admin(admin, &snapshot).await,
+            Plan::Refused(e) => Err(e.into()),
+            Plan::Sharded { plan, .. } => self.run_sharded(&snapshot, plan).await,
+            Plan::Single {
+                role: Role::Primary,
+                writes,
+                shard,
+                ..
+            } if shard != snapshot.registry.default_shard => {
+                let out = self.forward_on(&snapshot, shard, payload).await;
+                if writes {
+                    self.note_write();
+                }
+                out.map(|_| ())
+            }
             Plan::Use { schema, .. } => {
                 self.check_schema(&schema)?;
                 self.forward(payload, Expect::Results).await.map(|_| ())
@@ -150,6 +171,7 @@ impl Session {
         shard: usize,
         stmt: Option<ReplicaStatement>,
     ) -> Result<bool, FrontendError> {
+        let shard_index = shard;
         let shard = &snapshot.registry.shards[shard];
         if shard.replicas.is_empty() {
             // No replicas configured: the primary is the shard's only server.
@@ -177,8 +199,13 @@ impl Session {
                 Err(FrontendError::BackendReply(_)) => return Ok(false),
                 Err(e) => return Err(e),
             }
+            let own_gtid = if shard_index == snapshot.registry.default_shard {
+                self.last_gtid.as_deref()
+            } else {
+                self.shard_gtids.get(&shard_index).map(String::as_str)
+            };
             if rw.read_your_writes == ReadYourWrites::Gtid
-                && let Some(gtid) = self.last_gtid.as_deref()
+                && let Some(gtid) = own_gtid
                 && !has_applied(&lease, &mut conn, gtid, rw.gtid_wait_timeout_ms).await
             {
                 // The replica is behind the session's own last write.
@@ -303,11 +330,14 @@ async fn has_applied(
 }
 
 impl Snapshot {
-    /// What the router needs of this snapshot.
-    pub fn topology(&self) -> Topology<'_> {
+    /// What the router needs of this snapshot, for a session in `schema`.
+    pub fn topology<'a>(&'a self, schema: Option<&'a str>) -> Topology<'a> {
         Topology {
             default_shard: self.registry.default_shard,
             rules: &self.rules,
+            sharding: &self.config.sharding,
+            schema,
+            shard_count: self.registry.shards.len(),
         }
     }
 }

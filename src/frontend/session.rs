@@ -57,6 +57,10 @@ pub struct Session {
     pub(super) reads_pinned: Option<&'static str>,
     /// The replica connection of the last read while it holds warnings to show.
     pub(super) held_replica: Option<PooledConn>,
+    /// Primary connections to shards other than the default one (sharded schemas).
+    pub(super) others: std::collections::BTreeMap<usize, PooledConn>,
+    /// Last GTID the session committed on each non-default shard (read-your-writes).
+    pub(super) shard_gtids: std::collections::BTreeMap<usize, String>,
 }
 
 /// A client must finish logging in within this time (MySQL's connect_timeout default).
@@ -139,6 +143,8 @@ async fn connect(
         sets: SessionSets::default(),
         reads_pinned: None,
         held_replica: None,
+        others: Default::default(),
+        shard_gtids: Default::default(),
     };
     if let Some(db) = hello.database {
         if let Err(e) = session.check_schema(&db) {
@@ -221,6 +227,7 @@ impl Session {
             self.client.shrink();
         };
         self.release().await;
+        self.release_others().await;
         self.client.shutdown().await;
         reason
     }
@@ -317,6 +324,7 @@ impl Session {
                 self.client.flush().await?;
             }
             Command::ResetConnection => {
+                self.release_others().await;
                 let out = self.forward(payload, Expect::OkOrErr).await?;
                 if !out.failed {
                     self.stmts.clear();

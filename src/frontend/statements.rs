@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::executor::passthrough::Prepared;
 
 /// One prepared statement of the session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     /// The primary connection it was prepared on.
     pub conn_id: u64,
@@ -20,6 +20,8 @@ pub struct Entry {
     pub types: Option<Box<[u8]>>,
     /// COM_STMT_SEND_LONG_DATA went to the primary since the last execute.
     pub long_data: bool,
+    /// On a sharded schema: the statement's routing shape (routed at each execute).
+    pub shape: Option<Arc<crate::router::shard::analyze::Shape>>,
 }
 
 /// Client statement id → statement.
@@ -45,6 +47,7 @@ impl Statements {
             read,
             types: None,
             long_data: false,
+            shape: None,
         };
         self.map.insert(self.next_id, entry);
         self.next_id

@@ -10,6 +10,11 @@ use std::fmt;
 
 use classify::{Reason, Rules, Target};
 pub use prescan::Admin;
+use shard::analyze::constraint::Params;
+use shard::error::ShardError;
+use shard::plan::ShardedPlan;
+
+use crate::config::{Sharding, ShardedSchema};
 
 /// Which server of a shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +68,11 @@ pub struct SessionView {
 pub struct Topology<'a> {
     pub default_shard: usize,
     pub rules: &'a Rules,
+    /// Sharding rules (no schemas: no sharding).
+    pub sharding: &'a Sharding,
+    /// The session's current schema.
+    pub schema: Option<&'a str>,
+    pub shard_count: usize,
 }
 
 /// Where one statement goes.
@@ -80,11 +90,20 @@ pub enum Plan {
     Use { schema: String, shard: usize },
     /// A statement the proxy answers itself.
     Admin(Admin),
+    /// A statement on a sharded schema that touches sharded or broadcast tables.
+    Sharded {
+        plan: ShardedPlan,
+        why: Why,
+        /// The statement text the session records session effects from.
+        writes: bool,
+    },
+    /// A statement that cannot be answered correctly on the sharded schema.
+    Refused(ShardError),
 }
 
 /// Routes a COM_QUERY statement. Without sharding rules everything goes to the default shard.
 pub fn route_query(sql: &[u8], view: &SessionView, topo: &Topology<'_>) -> Plan {
-    let shard = topo.default_shard;
+    let mut shard = topo.default_shard;
     if let Some(admin) = prescan::admin(sql) {
         return Plan::Admin(admin);
     }
@@ -93,14 +112,32 @@ pub fn route_query(sql: &[u8], view: &SessionView, topo: &Topology<'_>) -> Plan 
     }
     let c = classify::classify(sql, topo.rules);
     let writes = may_write(&c.reason);
-    let primary = |why| Plan::Single {
+    let (role, why) = role_for(c.target, c.reason, view);
+    if !topo.sharding.is_empty() {
+        match sharded_schema(sql, topo) {
+            Err(e) => return Plan::Refused(e),
+            Ok(None) => {}
+            Ok(Some(schema)) => {
+                if mentions_tables(sql, schema) {
+                    return route_sharded(sql, schema, topo, role, why, writes);
+                }
+                shard = schema.default_shard;
+            }
+        }
+    }
+    Plan::Single {
         shard,
-        role: Role::Primary,
+        role,
         why,
         writes,
-    };
-    if c.target == Target::Primary {
-        return primary(Why::Statement(c.reason));
+    }
+}
+
+/// Primary or replica, and why, for a statement of this classification in this session.
+pub fn role_for(target: Target, reason: Reason, view: &SessionView) -> (Role, Why) {
+    let primary = |why| (Role::Primary, why);
+    if target == Target::Primary {
+        return primary(Why::Statement(reason));
     }
     if view.user_primary_only {
         return primary(Why::UserDefaultRole);
@@ -114,11 +151,74 @@ pub fn route_query(sql: &[u8], view: &SessionView, topo: &Topology<'_>) -> Plan 
     if let Some(why) = view.reads_pinned {
         return primary(Why::Pinned(why));
     }
-    Plan::Single {
-        shard,
-        role: Role::Replica,
-        why: Why::Statement(c.reason),
-        writes,
+    (Role::Replica, Why::Statement(reason))
+}
+
+/// The sharded schema a statement runs in: the session's schema when it is sharded. A
+/// statement naming a sharded schema from another schema is refused (its unqualified tables
+/// would be ambiguous).
+pub fn sharded_schema<'a>(sql: &[u8], topo: &Topology<'a>) -> Result<Option<&'a ShardedSchema>, ShardError> {
+    if let Some(s) = topo.schema.and_then(|s| topo.sharding.schema(s)) {
+        return Ok(Some(s));
+    }
+    for schema in &topo.sharding.schemas {
+        let name = schema.name.as_bytes();
+        let named = sql.windows(name.len() + 1).enumerate().any(|(i, w)| {
+            w.starts_with(name)
+                && (w[name.len()] == b'.' || w[name.len()] == b'`')
+                && (i == 0 || !(sql[i - 1].is_ascii_alphanumeric() || sql[i - 1] == b'_'))
+        });
+        if named {
+            return Err(ShardError::unsupported(
+                &[],
+                format!(
+                    "a statement naming sharded schema {0} from another default schema; run `USE {0}` first",
+                    schema.name
+                ),
+            ));
+        }
+    }
+    Ok(None)
+}
+
+/// Does the statement name any sharded or broadcast table of the schema (as a word)?
+pub fn mentions_tables(sql: &[u8], schema: &ShardedSchema) -> bool {
+    sql.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80))
+        .filter(|w| !w.is_empty())
+        .any(|w| {
+            std::str::from_utf8(w).is_ok_and(|w| {
+                !matches!(schema.table(w), crate::config::TableKind::Unsharded)
+            })
+        })
+}
+
+fn route_sharded(
+    sql: &[u8],
+    schema: &ShardedSchema,
+    topo: &Topology<'_>,
+    role: Role,
+    why: Why,
+    writes: bool,
+) -> Plan {
+    let Ok(text) = std::str::from_utf8(sql) else {
+        return Plan::Refused(ShardError::Unparsable {
+            table: String::new(),
+            reason: "the statement is not valid UTF-8".into(),
+        });
+    };
+    let planned = shard::analyze::analyze(text, schema).and_then(|shape| {
+        shard::route::plan(
+            &shape,
+            schema,
+            topo.shard_count,
+            topo.sharding.allow_full_scatter_writes,
+            &Params::default(),
+            role,
+        )
+    });
+    match planned {
+        Ok(plan) => Plan::Sharded { plan, why, writes },
+        Err(e) => Plan::Refused(e),
     }
 }
 
@@ -140,9 +240,13 @@ mod tests {
 
     fn route(sql: &str, view: SessionView) -> Plan {
         let rules = Rules::new(&["orders".to_string()], &[]).expect("rules");
+        let sharding = Sharding::default();
         let topo = Topology {
             default_shard: 1,
             rules: &rules,
+            sharding: &sharding,
+            schema: None,
+            shard_count: 2,
         };
         route_query(sql.as_bytes(), &view, &topo)
     }

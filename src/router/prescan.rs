@@ -34,6 +34,25 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// For `USE db` (optionally back-quoted, optionally followed by `;`), the schema name.
+/// `Some(true)` for COMMIT, `Some(false)` for ROLLBACK (not `ROLLBACK TO SAVEPOINT`).
+pub fn ends_transaction(sql: &[u8]) -> Option<bool> {
+    let s = skip_noise(sql);
+    let (first, rest) = word(s)?;
+    if first.eq_ignore_ascii_case(b"COMMIT") {
+        return Some(true);
+    }
+    if first.eq_ignore_ascii_case(b"ROLLBACK") {
+        let next = word(skip_noise(rest)).map(|(w, _)| w);
+        let to = next.is_some_and(|w| w.eq_ignore_ascii_case(b"TO"));
+        let work_to = next.is_some_and(|w| w.eq_ignore_ascii_case(b"WORK"))
+            && word(skip_noise(rest))
+                .and_then(|(_, r)| word(skip_noise(r)))
+                .is_some_and(|(w, _)| w.eq_ignore_ascii_case(b"TO"));
+        return (!to && !work_to).then_some(false);
+    }
+    None
+}
+
 pub fn use_schema(sql: &[u8]) -> Option<String> {
     let s = skip_noise(sql);
     if s.len() < 4 || !s[..3].eq_ignore_ascii_case(b"USE") || !s[3].is_ascii_whitespace() {

@@ -314,3 +314,11 @@ impl SessionState {
 
 #[cfg(test)]
 mod tests;
+
+/// The GTID an OK packet's session-state block reports (MariaDB `last_gtid` tracking).
+pub fn ok_last_gtid(ok: &packets::Ok<'_>) -> Option<String> {
+    if ok.session_state.is_empty() {
+        return None;
+    }
+    SessionState::parse(ok.session_state).ok()?.last_gtid
+}

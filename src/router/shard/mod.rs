@@ -1,4 +1,10 @@
 //! Sharding: statement analysis, sharding-key functions and the plans for sharded schemas.
 
+pub mod analyze;
+pub mod error;
 pub mod keys;
 pub mod plan;
+pub mod route;
+pub mod text;
+#[cfg(test)]
+mod tests;

@@ -40,9 +40,32 @@ pub struct MergeSpec {
     pub offset: u64,
     /// LIMIT count applied once after the merge.
     pub limit: Option<u64>,
+    /// `SELECT *` (column count unknown until the shards answer): `Some(n)` means the last
+    /// `n` columns are hidden helpers and every column index above counts from the first of
+    /// them; [`MergeSpec::resolve`] turns this into plain indexes.
+    pub wildcard_hidden: Option<usize>,
 }
 
 impl MergeSpec {
+    /// Plain column indexes for a result of `columns` columns (see `wildcard_hidden`);
+    /// `None` when the result has fewer columns than the hidden helpers.
+    pub fn resolve(&self, columns: usize) -> Option<MergeSpec> {
+        let Some(hidden) = self.wildcard_hidden else {
+            return Some(self.clone());
+        };
+        let visible = columns.checked_sub(hidden)?;
+        let mut spec = self.clone();
+        spec.wildcard_hidden = None;
+        spec.visible = visible;
+        for k in &mut spec.order_by {
+            k.column += visible;
+        }
+        for g in &mut spec.group_by {
+            *g += visible;
+        }
+        Some(spec)
+    }
+
     /// A merge that needs every row before it can emit one (grouping or aggregates).
     pub fn materialises(&self) -> bool {
         !self.group_by.is_empty() || !self.aggregates.is_empty() || self.distinct

@@ -1,0 +1,217 @@
+//! Table references of one query block (FROM, JOINs) and how their sharded tables are joined:
+//! which expressions are a sharding key, and whether every pair of sharded tables is joined on
+//! its keys (so that running the block slot by slot gives the single-server answer).
+
+use sqlparser::ast::{BinaryOperator, Expr, JoinConstraint, JoinOperator, TableFactor, TableWithJoins};
+
+use crate::config::{ShardedSchema, TableKind};
+
+/// One table of a block.
+#[derive(Debug, Clone)]
+pub struct BlockTable {
+    /// Logical table name.
+    pub name: String,
+    /// What column references qualify it with (its alias, else its name).
+    pub qualifier: String,
+    /// The sharding-key column when the table is sharded (lower case).
+    pub key: Option<String>,
+    pub kind: Kind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sharded,
+    Broadcast,
+    Unsharded,
+    /// A derived table, table function or a table of another schema.
+    Other,
+}
+
+/// The tables of a block and the conditions that join or filter them.
+#[derive(Debug, Default)]
+pub struct Block<'q> {
+    pub tables: Vec<BlockTable>,
+    /// Conditions that filter the block's rows: WHERE and INNER JOIN ... ON conjuncts.
+    pub filters: Vec<&'q Expr>,
+    /// Every ON condition (any join type), for key-join checks.
+    pub joins: Vec<&'q Expr>,
+    /// A USING / NATURAL join (its columns are not checked): joins must use ON.
+    pub untyped_join: bool,
+}
+
+pub fn kind_of(schema: &ShardedSchema, qualified: Option<&str>, name: &str) -> Kind {
+    if qualified.is_some_and(|s| s != schema.name) {
+        return Kind::Other;
+    }
+    match schema.table(name) {
+        TableKind::Sharded(_) => Kind::Sharded,
+        TableKind::Broadcast => Kind::Broadcast,
+        TableKind::Unsharded => Kind::Unsharded,
+    }
+}
+
+/// Collects the tables of `from` (as in a SELECT, UPDATE or DELETE) into `block`.
+pub fn collect<'q>(schema: &ShardedSchema, from: &'q [TableWithJoins], block: &mut Block<'q>) {
+    for twj in from {
+        add_factor(schema, &twj.relation, block);
+        for join in &twj.joins {
+            add_factor(schema, &join.relation, block);
+            let (constraint, inner) = match &join.join_operator {
+                JoinOperator::Join(c) | JoinOperator::Inner(c) => (Some(c), true),
+                JoinOperator::CrossJoin(c) => (Some(c), true),
+                JoinOperator::Left(c)
+                | JoinOperator::LeftOuter(c)
+                | JoinOperator::Right(c)
+                | JoinOperator::RightOuter(c)
+                | JoinOperator::FullOuter(c) => (Some(c), false),
+                _ => (None, false),
+            };
+            match constraint {
+                Some(JoinConstraint::On(e)) => {
+                    block.joins.push(e);
+                    if inner {
+                        block.filters.push(e);
+                    }
+                }
+                Some(JoinConstraint::None) => {}
+                _ => block.untyped_join = true,
+            }
+        }
+    }
+}
+
+fn add_factor<'q>(schema: &ShardedSchema, factor: &'q TableFactor, block: &mut Block<'q>) {
+    match factor {
+        TableFactor::Table { name, alias, .. } => {
+            let parts: Vec<&str> = name
+                .0
+                .iter()
+                .filter_map(|p| p.as_ident().map(|i| i.value.as_str()))
+                .collect();
+            let (qualified, table) = match parts.as_slice() {
+                [t] => (None, *t),
+                [s, t] => (Some(*s), *t),
+                _ => {
+                    block.tables.push(other());
+                    return;
+                }
+            };
+            let kind = kind_of(schema, qualified, table);
+            let key = match schema.table(table) {
+                TableKind::Sharded(rule) if kind == Kind::Sharded => Some(rule.key.clone()),
+                _ => None,
+            };
+            block.tables.push(BlockTable {
+                name: table.to_string(),
+                qualifier: alias
+                    .as_ref()
+                    .map_or_else(|| table.to_string(), |a| a.name.value.clone()),
+                key,
+                kind,
+            });
+        }
+        TableFactor::NestedJoin {
+            table_with_joins, ..
+        } => collect(schema, std::slice::from_ref(&**table_with_joins), block),
+        _ => block.tables.push(other()),
+    }
+}
+
+fn other() -> BlockTable {
+    BlockTable {
+        name: String::new(),
+        qualifier: String::new(),
+        key: None,
+        kind: Kind::Other,
+    }
+}
+
+/// Splits an AND tree into its conjuncts.
+pub fn conjuncts<'q>(e: &'q Expr, out: &mut Vec<&'q Expr>) {
+    match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And,
+            right,
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        Expr::Nested(inner) => conjuncts(inner, out),
+        other => out.push(other),
+    }
+}
+
+impl Block<'_> {
+    pub fn sharded(&self) -> impl Iterator<Item = (usize, &BlockTable)> {
+        self.tables
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.kind == Kind::Sharded)
+    }
+
+    /// The sharded table (index into `tables`) whose key `e` is, if it is one.
+    pub fn key_of(&self, e: &Expr) -> Option<usize> {
+        match e {
+            Expr::Identifier(col) => {
+                let mut hits = self
+                    .sharded()
+                    .filter(|(_, t)| t.key.as_deref().is_some_and(|k| col.value.eq_ignore_ascii_case(k)));
+                let first = hits.next().map(|(i, _)| i);
+                // Unqualified and a key of several tables: ambiguous for MySQL too.
+                if hits.next().is_some() { None } else { first }
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let col = &parts[parts.len() - 1];
+                let qual = &parts[parts.len() - 2];
+                self.sharded()
+                    .find(|(_, t)| {
+                        t.qualifier == qual.value
+                            && t.key.as_deref().is_some_and(|k| col.value.eq_ignore_ascii_case(k))
+                    })
+                    .map(|(i, _)| i)
+            }
+            Expr::Nested(inner) => self.key_of(inner),
+            _ => None,
+        }
+    }
+
+    /// Are all sharded tables of the block joined to each other on their keys?
+    pub fn keys_joined(&self) -> bool {
+        let n = self.tables.len();
+        let mut parent: Vec<usize> = (0..n).collect();
+        fn find(p: &mut Vec<usize>, mut x: usize) -> usize {
+            while p[x] != x {
+                p[x] = p[p[x]];
+                x = p[x];
+            }
+            x
+        }
+        let mut conds = Vec::new();
+        for e in self.joins.iter().chain(self.filters.iter()) {
+            conjuncts(e, &mut conds);
+        }
+        for c in conds {
+            if let Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } = c
+                && let (Some(a), Some(b)) = (self.key_of(left), self.key_of(right))
+            {
+                let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
+                parent[ra] = rb;
+            }
+        }
+        let mut roots = self.sharded().map(|(i, _)| i).collect::<Vec<_>>();
+        let first = roots.first().copied();
+        roots.iter_mut().for_each(|i| *i = find(&mut parent, *i));
+        match first {
+            None => true,
+            Some(f) => {
+                let r = find(&mut parent, f);
+                roots.iter().all(|x| *x == r)
+            }
+        }
+    }
+}
