@@ -22,4 +22,5 @@ mod rw_prepared;
 mod rw_session;
 mod rw_split;
 mod shard_diff;
+mod sharding;
 mod types;

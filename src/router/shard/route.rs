@@ -42,10 +42,18 @@ pub fn plan(
                 kind: ShardedKind::MultiWrite,
             });
         }
-        return Ok(single(schema.default_shard, shape.sql.clone(), Vec::new(), role));
+        return Ok(single(
+            schema.default_shard,
+            shape.sql.clone(),
+            Vec::new(),
+            role,
+        ));
     };
     let TableKind::Sharded(rule) = schema.table(first) else {
-        return Err(ShardError::unsupported(&shape.sharded, "a table that is no longer sharded"));
+        return Err(ShardError::unsupported(
+            &shape.sharded,
+            "a table that is no longer sharded",
+        ));
     };
     let tables = &shape.sharded;
     // Blocks other than the main one must each pin one slot, the same one.
@@ -55,7 +63,10 @@ pub fn plan(
             Some(s) if s.len() == 1 => {
                 let slot = s.into_iter().next().unwrap_or_default();
                 if pinned.is_some_and(|p| p != slot) {
-                    return Err(ShardError::unsupported(tables, "subqueries on different shards"));
+                    return Err(ShardError::unsupported(
+                        tables,
+                        "subqueries on different shards",
+                    ));
                 }
                 pinned = Some(slot);
             }
@@ -108,7 +119,12 @@ pub fn plan(
     };
     if slots.len() == 1 {
         let (sql, physical) = rewrite(shape, schema, slots[0], &[]);
-        return Ok(single(rule.slots[slots[0]].shard, sql, physical, if writes { Role::Primary } else { role }));
+        return Ok(single(
+            rule.slots[slots[0]].shard,
+            sql,
+            physical,
+            if writes { Role::Primary } else { role },
+        ));
     }
     if let Some(why) = &shape.multi_refusal {
         return Err(ShardError::unsupported(tables, why.clone()));
@@ -133,7 +149,10 @@ pub fn plan(
                 });
             }
             if shape.ordered_write {
-                return Err(ShardError::unsupported(tables, format!("{} ... ORDER BY/LIMIT across shards", shape.kind.name())));
+                return Err(ShardError::unsupported(
+                    tables,
+                    format!("{} ... ORDER BY/LIMIT across shards", shape.kind.name()),
+                ));
             }
             Ok(ShardedPlan {
                 targets: targets(shape, schema, rule, &slots, &[]),
@@ -165,28 +184,51 @@ fn single(shard: usize, sql: String, tables: Vec<String>, role: Role) -> Sharded
     }
 }
 
-fn targets(shape: &Shape, schema: &ShardedSchema, rule: &TableRule, slots: &[usize], edits: &[Edit]) -> Vec<ShardTarget> {
+fn targets(
+    shape: &Shape,
+    schema: &ShardedSchema,
+    rule: &TableRule,
+    slots: &[usize],
+    edits: &[Edit],
+) -> Vec<ShardTarget> {
     slots
         .iter()
         .map(|&slot| {
             let (sql, tables) = rewrite(shape, schema, slot, edits);
-            ShardTarget { shard: rule.slots[slot].shard, sql, tables }
+            ShardTarget {
+                shard: rule.slots[slot].shard,
+                sql,
+                tables,
+            }
         })
         .collect()
 }
 
 /// The statement for one slot: sharded table names replaced by the slot's physical tables.
-fn rewrite(shape: &Shape, schema: &ShardedSchema, slot: usize, extra: &[Edit]) -> (String, Vec<String>) {
+fn rewrite(
+    shape: &Shape,
+    schema: &ShardedSchema,
+    slot: usize,
+    extra: &[Edit],
+) -> (String, Vec<String>) {
     let mut edits: Vec<Edit> = extra.to_vec();
     let mut physical = Vec::new();
     for r in &shape.renames {
-        let TableKind::Sharded(rule) = schema.table(&r.table) else { continue };
-        let Some(p) = rule.slots.get(slot) else { continue };
+        let TableKind::Sharded(rule) = schema.table(&r.table) else {
+            continue;
+        };
+        let Some(p) = rule.slots.get(slot) else {
+            continue;
+        };
         if !physical.contains(&p.physical) {
             physical.push(p.physical.clone());
         }
         if p.physical != r.table {
-            edits.push(Edit { start: r.start, end: r.end, with: text::quote_ident(&p.physical, r.quoted) });
+            edits.push(Edit {
+                start: r.start,
+                end: r.end,
+                with: text::quote_ident(&p.physical, r.quoted),
+            });
         }
     }
     (text::apply(&shape.sql, &edits), physical)
@@ -203,7 +245,10 @@ fn insert(
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
     for (row, key) in ins.keys.iter().enumerate() {
         let Some(slot) = constraint::slot_of(rule, key, params)? else {
-            return Err(ShardError::unsupported(&shape.sharded, format!("a NULL sharding key {}.{}", rule.name, rule.key)));
+            return Err(ShardError::unsupported(
+                &shape.sharded,
+                format!("a NULL sharding key {}.{}", rule.name, rule.key),
+            ));
         };
         match groups.iter_mut().find(|(s, _)| *s == slot) {
             Some((_, rows)) => rows.push(row),
@@ -215,8 +260,15 @@ fn insert(
         let (sql, tables) = rewrite(shape, schema, slot, &[]);
         return Ok(single(rule.slots[slot].shard, sql, tables, Role::Primary));
     }
-    if shape.insert.as_ref().is_some_and(|i| i.keys.iter().any(|k| matches!(k, constraint::KeyLit::Param(_)))) {
-        return Err(ShardError::unsupported(&shape.sharded, "a prepared multi-row INSERT whose rows go to different shards"));
+    if shape.insert.as_ref().is_some_and(|i| {
+        i.keys
+            .iter()
+            .any(|k| matches!(k, constraint::KeyLit::Param(_)))
+    }) {
+        return Err(ShardError::unsupported(
+            &shape.sharded,
+            "a prepared multi-row INSERT whose rows go to different shards",
+        ));
     }
     let Some((vs, ve)) = ins.values else {
         return Err(ShardError::unsupported(&shape.sharded, "this INSERT"));
@@ -224,11 +276,29 @@ fn insert(
     let targets = groups
         .iter()
         .map(|(slot, rows)| {
-            let text: Vec<&str> = rows.iter().map(|&r| { let (s, e) = ins.rows[r]; &shape.sql[s..e] }).collect();
-            let edit = Edit { start: vs, end: ve, with: text.join(", ") };
+            let text: Vec<&str> = rows
+                .iter()
+                .map(|&r| {
+                    let (s, e) = ins.rows[r];
+                    &shape.sql[s..e]
+                })
+                .collect();
+            let edit = Edit {
+                start: vs,
+                end: ve,
+                with: text.join(", "),
+            };
             let (sql, tables) = rewrite(shape, schema, *slot, &[edit]);
-            ShardTarget { shard: rule.slots[*slot].shard, sql, tables }
+            ShardTarget {
+                shard: rule.slots[*slot].shard,
+                sql,
+                tables,
+            }
         })
         .collect();
-    Ok(ShardedPlan { targets, role: Role::Primary, kind: ShardedKind::MultiWrite })
+    Ok(ShardedPlan {
+        targets,
+        role: Role::Primary,
+        kind: ShardedKind::MultiWrite,
+    })
 }

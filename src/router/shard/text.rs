@@ -67,7 +67,9 @@ pub fn apply(text: &str, edits: &[Edit]) -> String {
 /// An identifier written back: plain when it is a simple word, else in backticks.
 pub fn quote_ident(name: &str, quoted: bool) -> String {
     let simple = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
         && !name.bytes().all(|b| b.is_ascii_digit());
     if simple && !quoted {
         name.to_string()
@@ -98,7 +100,10 @@ mod tests {
         let t = "SELECT 'é'\n  FROM t";
         let idx = LineIndex::new(t);
         assert_eq!(idx.offset(Location::new(1, 1)), Some(0));
-        assert_eq!(idx.offset(Location::new(1, 11)), Some(t.find('\n').unwrap_or(0)));
+        assert_eq!(
+            idx.offset(Location::new(1, 11)),
+            Some(t.find('\n').unwrap_or(0))
+        );
         assert_eq!(idx.offset(Location::new(2, 8)), Some(t.len() - 1));
         assert_eq!(idx.offset(Location::new(2, 9)), Some(t.len()));
         assert_eq!(idx.offset(Location::new(0, 0)), None);
@@ -108,10 +113,21 @@ mod tests {
     fn edits_apply_in_order() {
         let t = "SELECT a FROM orders o JOIN items i";
         let edits = [
-            Edit { start: 28, end: 33, with: "items_1".into() },
-            Edit { start: 14, end: 20, with: "orders_0001".into() },
+            Edit {
+                start: 28,
+                end: 33,
+                with: "items_1".into(),
+            },
+            Edit {
+                start: 14,
+                end: 20,
+                with: "orders_0001".into(),
+            },
         ];
-        assert_eq!(apply(t, &edits), "SELECT a FROM orders_0001 o JOIN items_1 i");
+        assert_eq!(
+            apply(t, &edits),
+            "SELECT a FROM orders_0001 o JOIN items_1 i"
+        );
     }
 
     #[test]

@@ -161,10 +161,10 @@ enum Resolved {
     Unknown,
 }
 
-fn resolve(lit: &KeyLit, params: &Params) -> Result<Resolved, ShardError> {
+fn resolve(rule: &TableRule, lit: &KeyLit, params: &Params) -> Result<Resolved, ShardError> {
     Ok(match lit {
         KeyLit::Null => Resolved::Null,
-        KeyLit::Number(n) => match KeyValue::from_number(n)? {
+        KeyLit::Number(n) => match KeyValue::from_number(n).map_err(|e| e.for_table(rule))? {
             KeyValue::Int(i) => Resolved::Int(i),
             KeyValue::Str(s) => Resolved::Str(s.to_string()),
         },
@@ -179,8 +179,12 @@ fn resolve(lit: &KeyLit, params: &Params) -> Result<Resolved, ShardError> {
 }
 
 /// The slot of one literal value (for equality and INSERT rows); `Ok(None)` for NULL.
-pub fn slot_of(rule: &TableRule, lit: &KeyLit, params: &Params) -> Result<Option<usize>, ShardError> {
-    let slot = match resolve(lit, params)? {
+pub fn slot_of(
+    rule: &TableRule,
+    lit: &KeyLit,
+    params: &Params,
+) -> Result<Option<usize>, ShardError> {
+    let slot = match resolve(rule, lit, params)? {
         Resolved::Null => return Ok(None),
         Resolved::Int(i) => keys::slot_of(rule, &KeyValue::Int(i))?,
         Resolved::Str(s) => keys::slot_of(rule, &KeyValue::Str(&s))?,
@@ -215,7 +219,9 @@ impl Constraint {
                 if rule.key_type == KeyType::String {
                     return Ok(None);
                 }
-                let (Some(lo), Some(hi)) = (int_bound(lo, params), int_bound(hi, params)) else {
+                let (Some(lo), Some(hi)) =
+                    (int_bound(rule, lo, params), int_bound(rule, hi, params))
+                else {
                     return Ok(None);
                 };
                 Ok(keys::slots_between(rule, lo, hi).map(|v| v.into_iter().collect()))
@@ -245,8 +251,8 @@ impl Constraint {
 }
 
 /// An integer bound for range narrowing; `None` when the value is not an integer.
-fn int_bound(b: &Bound<KeyLit>, params: &Params) -> Option<Bound<i128>> {
-    let int = |lit: &KeyLit| match resolve(lit, params).ok()? {
+fn int_bound(rule: &TableRule, b: &Bound<KeyLit>, params: &Params) -> Option<Bound<i128>> {
+    let int = |lit: &KeyLit| match resolve(rule, lit, params).ok()? {
         Resolved::Int(i) => Some(i),
         _ => None,
     };

@@ -21,7 +21,11 @@ pub struct InsertShape {
 }
 
 /// The insert shape, `Ok(None)` when the target is not sharded, `Err` naming what is refused.
-pub(super) fn shape(w: &mut Walk<'_>, name: &ObjectName, ins: &Insert) -> Result<Option<InsertShape>, String> {
+pub(super) fn shape(
+    w: &mut Walk<'_>,
+    name: &ObjectName,
+    ins: &Insert,
+) -> Result<Option<InsertShape>, String> {
     let idents: Vec<_> = name.0.iter().filter_map(|p| p.as_ident()).collect();
     let (qualified, table) = match idents.as_slice() {
         [t] => (None, *t),
@@ -39,7 +43,10 @@ pub(super) fn shape(w: &mut Walk<'_>, name: &ObjectName, ins: &Insert) -> Result
     if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
         for a in assignments {
             if let sqlparser::ast::AssignmentTarget::ColumnName(c) = &a.target
-                && c.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case(&key))
+                && c.0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case(&key))
             {
                 return Err(format!("ON DUPLICATE KEY UPDATE of sharding key {t}.{key}"));
             }
@@ -49,10 +56,14 @@ pub(super) fn shape(w: &mut Walk<'_>, name: &ObjectName, ins: &Insert) -> Result
         // INSERT ... SET col = value, ...
         for a in &ins.assignments {
             if let sqlparser::ast::AssignmentTarget::ColumnName(c) = &a.target
-                && c.0.last().and_then(|p| p.as_ident()).is_some_and(|i| i.value.eq_ignore_ascii_case(&key))
+                && c.0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .is_some_and(|i| i.value.eq_ignore_ascii_case(&key))
             {
-                let lit = constraint::literal(&a.value, &|e| w.param(e))
-                    .ok_or_else(|| format!("a sharding key {t}.{key} that is not a literal value"))?;
+                let lit = constraint::literal(&a.value, &|e| w.param(e)).ok_or_else(|| {
+                    format!("a sharding key {t}.{key} that is not a literal value")
+                })?;
                 return Ok(Some(InsertShape {
                     table: t.clone(),
                     keys: vec![lit],
@@ -61,7 +72,9 @@ pub(super) fn shape(w: &mut Walk<'_>, name: &ObjectName, ins: &Insert) -> Result
                 }));
             }
         }
-        return Err(format!("INSERT into {t} without its sharding key column {key}"));
+        return Err(format!(
+            "INSERT into {t} without its sharding key column {key}"
+        ));
     }
     if ins.columns.is_empty() {
         return Err(format!(
@@ -73,7 +86,9 @@ pub(super) fn shape(w: &mut Walk<'_>, name: &ObjectName, ins: &Insert) -> Result
             .and_then(|p| p.as_ident())
             .is_some_and(|i| i.value.eq_ignore_ascii_case(&key))
     }) else {
-        return Err(format!("INSERT into {t} without its sharding key column {key}"));
+        return Err(format!(
+            "INSERT into {t} without its sharding key column {key}"
+        ));
     };
     let Some(source) = &ins.source else {
         return Err(format!("INSERT into {t} without VALUES"));

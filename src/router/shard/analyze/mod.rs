@@ -89,12 +89,11 @@ pub struct Shape {
 
 /// Parses and analyses `sql` for `schema`.
 pub fn analyze(sql: &str, schema: &ShardedSchema) -> Result<Shape, ShardError> {
-    let mut statements = Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| {
-        ShardError::Unparsable {
+    let mut statements =
+        Parser::parse_sql(&MySqlDialect {}, sql).map_err(|e| ShardError::Unparsable {
             table: first_sharded_word(sql, schema).unwrap_or_default(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     if statements.len() != 1 {
         return Err(ShardError::unsupported(
             &[first_sharded_word(sql, schema).unwrap_or_default()],
@@ -287,7 +286,12 @@ impl Walk<'_> {
                 _,
             ) = item
             {
-                let parts: Vec<_> = name.0.iter().filter_map(|p| p.as_ident()).cloned().collect();
+                let parts: Vec<_> = name
+                    .0
+                    .iter()
+                    .filter_map(|p| p.as_ident())
+                    .cloned()
+                    .collect();
                 let mut with_col = parts.clone();
                 with_col.push(sqlparser::ast::Ident::new("*"));
                 self.qualifier(&with_col);
@@ -308,7 +312,9 @@ impl Walk<'_> {
         let sharded: Vec<&str> = block.sharded().map(|(_, t)| t.name.as_str()).collect();
         if sharded.len() > 1 {
             if block.untyped_join {
-                self.refuse("a JOIN ... USING or NATURAL JOIN of sharded tables (write ON a.key = b.key)");
+                self.refuse(
+                    "a JOIN ... USING or NATURAL JOIN of sharded tables (write ON a.key = b.key)",
+                );
             } else if !block.keys_joined() {
                 self.refuse(format!(
                     "a join of sharded tables {} not on their sharding keys",
@@ -325,9 +331,7 @@ impl Walk<'_> {
         }
         let parts = conds
             .into_iter()
-            .map(|c| {
-                constraint::extract(c, &|e| block.key_of(e).is_some(), &|e| self.param(e))
-            })
+            .map(|c| constraint::extract(c, &|e| block.key_of(e).is_some(), &|e| self.param(e)))
             .collect();
         Constraint::And(parts)
     }
@@ -370,10 +374,7 @@ impl Visitor for Walk<'_> {
         ControlFlow::Continue(())
     }
 
-    fn pre_visit_table_factor(
-        &mut self,
-        factor: &sqlparser::ast::TableFactor,
-    ) -> ControlFlow<()> {
+    fn pre_visit_table_factor(&mut self, factor: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
         match factor {
             sqlparser::ast::TableFactor::Table { alias: Some(a), .. }
             | sqlparser::ast::TableFactor::Derived { alias: Some(a), .. } => {
@@ -469,9 +470,13 @@ impl Walk<'_> {
                     sqlparser::ast::AssignmentTarget::Tuple(ns) => ns.iter().collect(),
                 };
                 for col in cols {
-                    let parts: Vec<_> = col.0.iter().filter_map(|p| p.as_ident()).cloned().collect();
+                    let parts: Vec<_> =
+                        col.0.iter().filter_map(|p| p.as_ident()).cloned().collect();
                     self.qualifier(&parts);
-                    if parts.last().is_some_and(|c| c.value.eq_ignore_ascii_case(&key)) {
+                    if parts
+                        .last()
+                        .is_some_and(|c| c.value.eq_ignore_ascii_case(&key))
+                    {
                         let lit = constraint::literal(&a.value, &|e| self.param(e));
                         self.shape.key_assignment = Some(lit);
                     }
@@ -489,7 +494,10 @@ impl Walk<'_> {
         };
         let mut block = Block::default();
         tables::collect(self.schema, from, &mut block);
-        if (!del.tables.is_empty() || from.len() > 1 || from.iter().any(|t| !t.joins.is_empty()) || del.using.is_some())
+        if (!del.tables.is_empty()
+            || from.len() > 1
+            || from.iter().any(|t| !t.joins.is_empty())
+            || del.using.is_some())
             && block.sharded().next().is_some()
         {
             self.refuse("a multi-table DELETE of a sharded table");

@@ -9,14 +9,28 @@ use sqlparser::ast::{
 };
 use std::ops::ControlFlow;
 
-use super::super::plan::{AggKind, Aggregate, CompareOp, Expr as MExpr, Literal, MergeSpec, SortKey};
+use super::super::plan::{
+    AggKind, Aggregate, CompareOp, Expr as MExpr, Literal, MergeSpec, SortKey,
+};
 use super::super::text::{Edit, extend_end, keyword_before};
 use super::Walk;
 
 /// Aggregates other than the five the merge recombines.
 const OTHER_AGGREGATES: [&str; 14] = [
-    "GROUP_CONCAT", "STD", "STDDEV", "STDDEV_POP", "STDDEV_SAMP", "VARIANCE", "VAR_POP",
-    "VAR_SAMP", "BIT_AND", "BIT_OR", "BIT_XOR", "JSON_ARRAYAGG", "JSON_OBJECTAGG", "ANY_VALUE",
+    "GROUP_CONCAT",
+    "STD",
+    "STDDEV",
+    "STDDEV_POP",
+    "STDDEV_SAMP",
+    "VARIANCE",
+    "VAR_POP",
+    "VAR_SAMP",
+    "BIT_AND",
+    "BIT_OR",
+    "BIT_XOR",
+    "JSON_ARRAYAGG",
+    "JSON_OBJECTAGG",
+    "ANY_VALUE",
 ];
 
 struct Builder<'w, 'a> {
@@ -32,7 +46,10 @@ pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, V
     if s.into.is_some() {
         return Err("SELECT ... INTO across shards".into());
     }
-    if s.select_modifiers.as_ref().is_some_and(|m| m.sql_calc_found_rows) {
+    if s.select_modifiers
+        .as_ref()
+        .is_some_and(|m| m.sql_calc_found_rows)
+    {
         return Err("SQL_CALC_FOUND_ROWS across shards".into());
     }
     if matches!(s.distinct, Some(Distinct::On(_))) {
@@ -70,7 +87,10 @@ pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, V
         match aggregate(e)? {
             Some((kind, arg)) => b.add_aggregate(i, kind, arg)?,
             None if contains_aggregate(e) => {
-                return Err("an expression over an aggregate across shards (select the aggregate itself)".into());
+                return Err(
+                    "an expression over an aggregate across shards (select the aggregate itself)"
+                        .into(),
+                );
             }
             None => {}
         }
@@ -99,7 +119,11 @@ pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, V
         let (start, end) = b.range(h)?;
         let kw = keyword_before(&w.shape.sql, start, "having")
             .ok_or("a HAVING clause the router cannot delimit")?;
-        edits.push(Edit { start: kw, end, with: String::new() });
+        edits.push(Edit {
+            start: kw,
+            end,
+            with: String::new(),
+        });
     }
     if let Some(order) = &q.order_by {
         let OrderByKind::Expressions(list) = &order.kind else {
@@ -117,14 +141,21 @@ pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, V
             let before = b.hidden.len();
             let column = b.column_for(&o.expr, !grouped)?;
             if b.spec.distinct && b.hidden.len() > before {
-                return Err("SELECT DISTINCT ordered by an expression it does not select, across shards".into());
+                return Err(
+                    "SELECT DISTINCT ordered by an expression it does not select, across shards"
+                        .into(),
+                );
             }
             b.spec.order_by.push(SortKey { column, descending });
         }
     }
     if let Some(limit) = &q.limit_clause {
         let (count, offset, first, last) = match limit {
-            LimitClause::LimitOffset { limit, offset, limit_by } => {
+            LimitClause::LimitOffset {
+                limit,
+                offset,
+                limit_by,
+            } => {
                 if !limit_by.is_empty() {
                     return Err("LIMIT BY across shards".into());
                 }
@@ -151,15 +182,26 @@ pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, V
         } else {
             format!("LIMIT {}", offset.saturating_add(count))
         };
-        edits.push(Edit { start: kw, end: end.max(end2), with });
+        edits.push(Edit {
+            start: kw,
+            end: end.max(end2),
+            with,
+        });
         b.spec.offset = offset;
         b.spec.limit = Some(count);
     }
     if !b.hidden.is_empty() {
         let last = s.projection.last().ok_or("an empty select list")?;
-        let (_, end) = w.index.range(last.span()).ok_or("a select list the router cannot delimit")?;
+        let (_, end) = w
+            .index
+            .range(last.span())
+            .ok_or("a select list the router cannot delimit")?;
         let end = extend_end(&w.shape.sql, end);
-        edits.push(Edit { start: end, end, with: format!(", {}", b.hidden.join(", ")) });
+        edits.push(Edit {
+            start: end,
+            end,
+            with: format!(", {}", b.hidden.join(", ")),
+        });
     }
     if b.wildcard {
         // Column indexes of hidden columns count from the first hidden one (see MergeSpec).
@@ -188,10 +230,19 @@ impl Builder<'_, '_> {
 
     /// Index a hidden column will have.
     fn next_hidden(&self) -> usize {
-        if self.wildcard { self.hidden.len() } else { self.items.len() + self.hidden.len() }
+        if self.wildcard {
+            self.hidden.len()
+        } else {
+            self.items.len() + self.hidden.len()
+        }
     }
 
-    fn add_aggregate(&mut self, column: usize, kind: &str, arg: Option<&Expr>) -> Result<(), String> {
+    fn add_aggregate(
+        &mut self,
+        column: usize,
+        kind: &str,
+        arg: Option<&Expr>,
+    ) -> Result<(), String> {
         let kind = match kind {
             "COUNT" => AggKind::Count,
             "SUM" => AggKind::Sum,
@@ -222,7 +273,10 @@ impl Builder<'_, '_> {
             if self.wildcard {
                 return Err("a column position with SELECT * across shards".into());
             }
-            return n.checked_sub(1).filter(|i| *i < self.items.len()).ok_or_else(|| "a column position out of range".into());
+            return n
+                .checked_sub(1)
+                .filter(|i| *i < self.items.len())
+                .ok_or_else(|| "a column position out of range".into());
         }
         for (i, item) in self.items.iter().enumerate() {
             let Some((ie, alias)) = item else { continue };
@@ -267,16 +321,30 @@ impl Builder<'_, '_> {
                     other => return Err(format!("HAVING with operator {other} across shards")),
                 }
             }
-            Expr::UnaryOp { op: UnaryOperator::Not, expr } => MExpr::Not(Box::new(self.having(expr)?)),
-            Expr::IsNull(x) => MExpr::IsNull { expr: Box::new(self.having(x)?), negated: false },
-            Expr::IsNotNull(x) => MExpr::IsNull { expr: Box::new(self.having(x)?), negated: true },
+            Expr::UnaryOp {
+                op: UnaryOperator::Not,
+                expr,
+            } => MExpr::Not(Box::new(self.having(expr)?)),
+            Expr::IsNull(x) => MExpr::IsNull {
+                expr: Box::new(self.having(x)?),
+                negated: false,
+            },
+            Expr::IsNotNull(x) => MExpr::IsNull {
+                expr: Box::new(self.having(x)?),
+                negated: true,
+            },
             Expr::Value(v) => MExpr::Literal(match &v.value {
                 Value::Number(n, _) => Literal::Number(n.clone()),
-                Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Literal::String(s.clone()),
+                Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                    Literal::String(s.clone())
+                }
                 Value::Null => Literal::Null,
                 _ => return Err("HAVING with a literal of this kind across shards".into()),
             }),
-            Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match &**expr {
+            Expr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr,
+            } => match &**expr {
                 Expr::Value(v) => match &v.value {
                     Value::Number(n, _) => MExpr::Literal(Literal::Number(format!("-{n}"))),
                     _ => return Err("HAVING with a negated non-number across shards".into()),
@@ -289,7 +357,10 @@ impl Builder<'_, '_> {
                 let is_group_or_agg = self.spec.group_by.contains(&col)
                     || self.spec.aggregates.iter().any(|a| a.column == col);
                 if !is_group_or_agg && self.hidden.len() > before {
-                    return Err("HAVING on a column that is neither grouped nor aggregated, across shards".into());
+                    return Err(
+                        "HAVING on a column that is neither grouped nor aggregated, across shards"
+                            .into(),
+                    );
                 }
                 MExpr::Column(col)
             }
@@ -300,7 +371,9 @@ impl Builder<'_, '_> {
 
 /// `Some((NAME, argument))` for COUNT/SUM/MIN/MAX/AVG; refuses other aggregates and DISTINCT.
 fn aggregate(e: &Expr) -> Result<Option<(&'static str, Option<&Expr>)>, String> {
-    let Expr::Function(f) = e else { return Ok(None) };
+    let Expr::Function(f) = e else {
+        return Ok(None);
+    };
     if f.over.is_some() {
         return Ok(None);
     }
@@ -325,7 +398,9 @@ fn aggregate(e: &Expr) -> Result<Option<(&'static str, Option<&Expr>)>, String> 
     let FunctionArguments::List(list) = &f.args else {
         return Err(format!("{kind} without an argument list across shards"));
     };
-    if list.duplicate_treatment == Some(DuplicateTreatment::Distinct) && matches!(kind, "COUNT" | "SUM" | "AVG") {
+    if list.duplicate_treatment == Some(DuplicateTreatment::Distinct)
+        && matches!(kind, "COUNT" | "SUM" | "AVG")
+    {
         return Err(format!("{kind}(DISTINCT ...) across shards"));
     }
     if list.args.len() != 1 || !list.clauses.is_empty() {
@@ -353,7 +428,9 @@ fn contains_aggregate(e: &Expr) -> bool {
                 && let Some(n) = f.name.0.last().and_then(|p| p.as_ident())
             {
                 let n = n.value.to_ascii_uppercase();
-                if ["COUNT", "SUM", "MIN", "MAX", "AVG"].contains(&n.as_str()) || OTHER_AGGREGATES.contains(&n.as_str()) {
+                if ["COUNT", "SUM", "MIN", "MAX", "AVG"].contains(&n.as_str())
+                    || OTHER_AGGREGATES.contains(&n.as_str())
+                {
                     self.0 = true;
                     return ControlFlow::Break(());
                 }
@@ -376,8 +453,11 @@ fn same_expr(a: &Expr, b: &Expr) -> bool {
         Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.to_ascii_lowercase()),
         _ => None,
     };
-    matches!((a, b), (Expr::Identifier(_), Expr::CompoundIdentifier(_)) | (Expr::CompoundIdentifier(_), Expr::Identifier(_)))
-        && last(a).is_some()
+    matches!(
+        (a, b),
+        (Expr::Identifier(_), Expr::CompoundIdentifier(_))
+            | (Expr::CompoundIdentifier(_), Expr::Identifier(_))
+    ) && last(a).is_some()
         && last(a) == last(b)
 }
 

@@ -2,7 +2,9 @@
 //! which expressions are a sharding key, and whether every pair of sharded tables is joined on
 //! its keys (so that running the block slot by slot gives the single-server answer).
 
-use sqlparser::ast::{BinaryOperator, Expr, JoinConstraint, JoinOperator, TableFactor, TableWithJoins};
+use sqlparser::ast::{
+    BinaryOperator, Expr, JoinConstraint, JoinOperator, TableFactor, TableWithJoins,
+};
 
 use crate::config::{ShardedSchema, TableKind};
 
@@ -154,9 +156,11 @@ impl Block<'_> {
     pub fn key_of(&self, e: &Expr) -> Option<usize> {
         match e {
             Expr::Identifier(col) => {
-                let mut hits = self
-                    .sharded()
-                    .filter(|(_, t)| t.key.as_deref().is_some_and(|k| col.value.eq_ignore_ascii_case(k)));
+                let mut hits = self.sharded().filter(|(_, t)| {
+                    t.key
+                        .as_deref()
+                        .is_some_and(|k| col.value.eq_ignore_ascii_case(k))
+                });
                 let first = hits.next().map(|(i, _)| i);
                 // Unqualified and a key of several tables: ambiguous for MySQL too.
                 if hits.next().is_some() { None } else { first }
@@ -167,7 +171,9 @@ impl Block<'_> {
                 self.sharded()
                     .find(|(_, t)| {
                         t.qualifier == qual.value
-                            && t.key.as_deref().is_some_and(|k| col.value.eq_ignore_ascii_case(k))
+                            && t.key
+                                .as_deref()
+                                .is_some_and(|k| col.value.eq_ignore_ascii_case(k))
                     })
                     .map(|(i, _)| i)
             }
