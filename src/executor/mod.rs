@@ -4,6 +4,7 @@
 pub mod merge;
 pub mod multiwrite;
 pub mod passthrough;
+pub mod scatter;
 
 use crate::backend::BackendError;
 use crate::protocol::ProtocolError;
