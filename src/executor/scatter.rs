@@ -145,6 +145,15 @@ impl Run<'_> {
             let e = MergeError::Malformed("no shard to query");
             return self.refuse(shards, e).await;
         };
+        // `SELECT *`: the column count is known only now.
+        let Some(resolved) = spec.resolve(raw.len()) else {
+            let e = MergeError::NoSuchColumn {
+                index: spec.wildcard_hidden.unwrap_or_default(),
+                columns: raw.len(),
+            };
+            return self.refuse(shards, e).await;
+        };
+        let spec = &resolved;
         let columns = match raw
             .iter()
             .map(|d| ColumnDef::parse(d))

@@ -25,11 +25,19 @@ impl Session {
                 p.extend_from_slice(text.as_bytes());
                 (Some(shape), std::borrow::Cow::Owned(p), shard)
             }
-            None => (None, std::borrow::Cow::Borrowed(payload), snapshot.registry.default_shard),
+            None => (
+                None,
+                std::borrow::Cow::Borrowed(payload),
+                snapshot.registry.default_shard,
+            ),
         };
         let payload = &payload[..];
         let default = shard == snapshot.registry.default_shard;
-        let mut conn = if default { self.checkout().await? } else { self.shard_conn(&snapshot, shard).await? };
+        let mut conn = if default {
+            self.checkout().await?
+        } else {
+            self.shard_conn(&snapshot, shard).await?
+        };
         let caps = self.client_caps();
         let name = conn.pool().name().to_string();
         let conn_id = conn.id;
@@ -129,7 +137,8 @@ impl Session {
         &self,
         snapshot: &crate::runtime::Snapshot,
         sql: &[u8],
-    ) -> Result<Option<(Arc<crate::router::shard::analyze::Shape>, usize, String)>, FrontendError> {
+    ) -> Result<Option<(Arc<crate::router::shard::analyze::Shape>, usize, String)>, FrontendError>
+    {
         let topo = snapshot.topology(self.schema.as_deref());
         if topo.sharding.is_empty() {
             return Ok(None);

@@ -1,12 +1,16 @@
 //! `EXPLAIN SHARDGATE` rows for a plan on a sharded schema: one row per target (shard, role,
 //! physical tables, the rewritten statement) and the merge steps of a scatter read.
 
+use crate::router::Role;
 use crate::router::Why;
 use crate::router::shard::plan::{AggKind, MergeSpec, ShardedKind, ShardedPlan};
-use crate::router::Role;
 use crate::runtime::Snapshot;
 
-pub fn sharded_rows(plan: &ShardedPlan, why: &Why, snapshot: &Snapshot) -> Vec<Vec<Option<String>>> {
+pub fn sharded_rows(
+    plan: &ShardedPlan,
+    why: &Why,
+    snapshot: &Snapshot,
+) -> Vec<Vec<Option<String>>> {
     let merge = match &plan.kind {
         ShardedKind::Single => "none: one target, relayed as is".to_string(),
         ShardedKind::MultiWrite => {
@@ -72,7 +76,11 @@ fn describe(spec: &MergeSpec) -> String {
             .iter()
             .map(|k| format!("{}{}", k.column, if k.descending { " DESC" } else { "" }))
             .collect();
-        let how = if spec.materialises() { "sort" } else { "k-way merge of ordered streams" };
+        let how = if spec.materialises() {
+            "sort"
+        } else {
+            "k-way merge of ordered streams"
+        };
         steps.push(format!("{how} by columns {}", keys.join(", ")));
     } else if !spec.materialises() {
         steps.push("union of rows".into());
@@ -80,7 +88,9 @@ fn describe(spec: &MergeSpec) -> String {
     if let Some(limit) = spec.limit {
         steps.push(format!("offset {} limit {limit}", spec.offset));
     }
-    if spec.wildcard_hidden.is_some_and(|n| n > 0) || (spec.wildcard_hidden.is_none() && spec.visible > 0) {
+    if spec.wildcard_hidden.is_some_and(|n| n > 0)
+        || (spec.wildcard_hidden.is_none() && spec.visible > 0)
+    {
         steps.push("helper columns dropped".into());
     }
     steps.join("; ")

@@ -11,7 +11,7 @@ use super::session::Session;
 use crate::backend::pool::PooledConn;
 use crate::executor::multiwrite::{self, WriteOk};
 use crate::executor::passthrough::{self, Outcome};
-use crate::executor::ExecError;
+use crate::executor::scatter;
 use crate::protocol::command;
 use crate::protocol::packets::{self, status};
 use crate::protocol::response::Expect;
@@ -45,7 +45,9 @@ impl Session {
                 };
                 let payload = com_query(&target.sql);
                 if plan.role == Role::Replica
-                    && self.try_replica(&payload, snapshot, target.shard, None).await?
+                    && self
+                        .try_replica(&payload, snapshot, target.shard, None)
+                        .await?
                 {
                     return Ok(());
                 }
@@ -175,7 +177,8 @@ impl Session {
         let result = match failure {
             Some(e) => Err(e),
             None => {
-                let names: Vec<String> = conns.iter().map(|c| c.pool().name().to_string()).collect();
+                let names: Vec<String> =
+                    conns.iter().map(|c| c.pool().name().to_string()).collect();
                 let sqls: Vec<String> = plan.targets.iter().map(|t| t.sql.clone()).collect();
                 let mut refs: Vec<(&str, &mut crate::backend::connection::BackendConn)> = names
                     .iter()
@@ -184,7 +187,9 @@ impl Session {
                     .collect();
                 let deprecate_eof = self.client_caps().deprecate_eof;
                 let seq = self.reply_seq;
-                { let _ = (&mut refs, &sqls, spec, deprecate_eof, seq); Err::<ScatterOutcomeStub, FrontendError>(FrontendError::Exec(ExecError::Backend(todo_backend()))) }
+                scatter::scatter_query(&mut self.client, seq, &mut refs, &sqls, spec, deprecate_eof)
+                    .await
+                    .map_err(FrontendError::from)
             }
         };
         for (conn, owner) in conns.into_iter().zip(session_owned) {
@@ -200,7 +205,11 @@ impl Session {
     }
 
     /// The session's connection to any shard (the default one included), taken out.
-    async fn take_shard_conn(&mut self, snapshot: &Snapshot, shard: usize) -> Result<PooledConn, FrontendError> {
+    async fn take_shard_conn(
+        &mut self,
+        snapshot: &Snapshot,
+        shard: usize,
+    ) -> Result<PooledConn, FrontendError> {
         if shard == snapshot.registry.default_shard {
             let mut conn = self.checkout().await?;
             if self.status & status::IN_TRANS != 0 && conn.status & status::IN_TRANS == 0 {
@@ -225,7 +234,11 @@ impl Session {
 
     /// A write over several targets: one transaction per shard (or a savepoint inside the
     /// client's transaction), affected rows summed, one OK.
-    async fn multi_write(&mut self, snapshot: &Arc<Snapshot>, plan: &ShardedPlan) -> Result<(), FrontendError> {
+    async fn multi_write(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        plan: &ShardedPlan,
+    ) -> Result<(), FrontendError> {
         let in_txn = self.in_transaction();
         let mut shards: Vec<usize> = Vec::new();
         for t in &plan.targets {
@@ -241,9 +254,18 @@ impl Session {
         };
         let result = match ran {
             Ok(total) if in_txn => Ok(total),
-            Ok(total) => self.commit_all(&mut conns).await.map(|()| total),
+            Ok(mut total) => {
+                let committed = self.commit_all(&mut conns).await;
+                // The status after the commits: out of the per-shard transactions.
+                total.status_from = conns.last().map(|(_, c)| c.status);
+                committed.map(|()| total)
+            }
             Err(e) => {
-                let undo = if in_txn { "ROLLBACK TO SAVEPOINT shardgate_stmt" } else { "ROLLBACK" };
+                let undo = if in_txn {
+                    "ROLLBACK TO SAVEPOINT shardgate_stmt"
+                } else {
+                    "ROLLBACK"
+                };
                 for (_, conn) in conns.iter_mut() {
                     if conn.reusable && self.simple_on(conn, undo).await.is_err() {
                         conn.reusable = false;
@@ -276,7 +298,11 @@ impl Session {
     ) -> Result<(), FrontendError> {
         for &shard in shards {
             let mut conn = self.take_shard_conn(snapshot, shard).await?;
-            let begin = if in_txn { "SAVEPOINT shardgate_stmt" } else { "BEGIN" };
+            let begin = if in_txn {
+                "SAVEPOINT shardgate_stmt"
+            } else {
+                "BEGIN"
+            };
             let r = self.simple_on(&mut conn, begin).await;
             conns.push((shard, conn));
             r?;
@@ -332,7 +358,11 @@ impl Session {
                         committed: committed.join(", "),
                         failed: name,
                         cause: cause_of(&e),
-                        rolled_back: if rolled_back.is_empty() { "none".into() } else { rolled_back.join(", ") },
+                        rolled_back: if rolled_back.is_empty() {
+                            "none".into()
+                        } else {
+                            rolled_back.join(", ")
+                        },
                     };
                     tracing::error!(conn = self.id, "{partial}");
                     return Err(partial);
@@ -393,7 +423,10 @@ impl Session {
     /// Returns the other shards' connections (reset) at the end of the session.
     pub(super) async fn release_others(&mut self) {
         for (_, mut conn) in std::mem::take(&mut self.others) {
-            if !matches!(conn.reset().await, Ok(crate::backend::connection::Reply::Ok { .. })) {
+            if !matches!(
+                conn.reset().await,
+                Ok(crate::backend::connection::Reply::Ok { .. })
+            ) {
                 conn.reusable = false;
             }
         }
@@ -415,6 +448,3 @@ fn cause_of(e: &FrontendError) -> String {
         other => other.to_string(),
     }
 }
-
-struct ScatterOutcomeStub { failed: bool, status: u16 }
-fn todo_backend() -> crate::backend::BackendError { unimplemented!() }

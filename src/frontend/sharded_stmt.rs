@@ -30,17 +30,29 @@ impl Session {
     ) -> Result<(), FrontendError> {
         let snapshot = self.proxy.snapshot();
         let Some(entry) = self.stmts.get(stmt_id) else {
-            return Err(FrontendError::UnknownStatement { id: stmt_id, command: "mysqld_stmt_execute" });
+            return Err(FrontendError::UnknownStatement {
+                id: stmt_id,
+                command: "mysqld_stmt_execute",
+            });
         };
         let params_count = entry.prepared.params;
         let types = entry.types.clone().unwrap_or_default();
         let params = if entry.long_data {
             Params(vec![ParamValue::Other; usize::from(params_count)])
         } else {
-            param_values(payload, params_count, &types).ok_or(FrontendError::BadExecute { id: stmt_id })?
+            param_values(payload, params_count, &types)
+                .ok_or(FrontendError::BadExecute { id: stmt_id })?
         };
-        let Some(schema) = self.schema.as_deref().and_then(|s| snapshot.config.sharding.schema(s)) else {
-            return Err(ShardError::unsupported(&shape.sharded, "a prepared statement whose sharded schema is no longer the session's").into());
+        let Some(schema) = self
+            .schema
+            .as_deref()
+            .and_then(|s| snapshot.config.sharding.schema(s))
+        else {
+            return Err(ShardError::unsupported(
+                &shape.sharded,
+                "a prepared statement whose sharded schema is no longer the session's",
+            )
+            .into());
         };
         let view = self.view(&snapshot);
         let role = if read
@@ -73,12 +85,20 @@ impl Session {
         };
         let sql: Arc<[u8]> = Arc::from(target.sql.as_bytes());
         if plan.role == Role::Replica {
-            let replica = ReplicaStatement { sql: Arc::clone(&sql), params: params_count, types: Some(types.clone()) };
-            if self.try_replica(payload, &snapshot, target.shard, Some(replica)).await? {
+            let replica = ReplicaStatement {
+                sql: Arc::clone(&sql),
+                params: params_count,
+                types: Some(types.clone()),
+            };
+            if self
+                .try_replica(payload, &snapshot, target.shard, Some(replica))
+                .await?
+            {
                 return Ok(());
             }
         }
-        self.execute_on_primary(&snapshot, target.shard, &sql, payload, params_count, &types).await?;
+        self.execute_on_primary(&snapshot, target.shard, &sql, payload, params_count, &types)
+            .await?;
         if !read {
             self.note_write();
         }
@@ -95,18 +115,29 @@ impl Session {
         types: &[u8],
     ) -> Result<(), FrontendError> {
         let default = shard == snapshot.registry.default_shard;
-        let mut conn = if default { self.checkout().await? } else { self.shard_conn(snapshot, shard).await? };
+        let mut conn = if default {
+            self.checkout().await?
+        } else {
+            self.shard_conn(snapshot, shard).await?
+        };
         let name = conn.pool().name().to_string();
         let prepared = conn.prepared(sql).await;
         let body = match prepared {
-            Ok(OnConn::Ready(s)) if s.params == params => execute_for(payload, s.id, s.params, types),
+            Ok(OnConn::Ready(s)) if s.params == params => {
+                execute_for(payload, s.id, s.params, types)
+            }
             Ok(OnConn::Ready(_)) => None,
             Ok(OnConn::Refused(p)) => {
                 self.put_back(snapshot, shard, conn);
                 return Err(FrontendError::BackendReply(p));
             }
             Err(source) => {
-                return Err(crate::executor::ExecError::Lost { backend: name, source, partial: false }.into());
+                return Err(crate::executor::ExecError::Lost {
+                    backend: name,
+                    source,
+                    partial: false,
+                }
+                .into());
             }
         };
         let Some(body) = body else {
@@ -114,7 +145,16 @@ impl Session {
             return Err(FrontendError::BadExecute { id: 0 });
         };
         let (seq, caps) = (self.reply_seq, self.client_caps());
-        let result = passthrough::forward(&mut self.client, &mut conn, &name, &body, seq, Expect::Results, caps).await;
+        let result = passthrough::forward(
+            &mut self.client,
+            &mut conn,
+            &name,
+            &body,
+            seq,
+            Expect::Results,
+            caps,
+        )
+        .await;
         if default {
             self.keep(conn, result)?;
         } else {
@@ -128,7 +168,12 @@ impl Session {
         Ok(())
     }
 
-    fn put_back(&mut self, snapshot: &Snapshot, shard: usize, conn: crate::backend::pool::PooledConn) {
+    fn put_back(
+        &mut self,
+        snapshot: &Snapshot,
+        shard: usize,
+        conn: crate::backend::pool::PooledConn,
+    ) {
         if !conn.reusable {
             return;
         }
@@ -151,7 +196,11 @@ pub fn param_values(payload: &[u8], params: u16, types: &[u8]) -> Option<Params>
     r.bytes(10).ok()?; // command, statement id, flags, iteration count
     let nulls = r.bytes(n.div_ceil(8)).ok()?.to_vec();
     let bound = r.u8().ok()?;
-    let types: Vec<u8> = if bound == 1 { r.bytes(2 * n).ok()?.to_vec() } else { types.to_vec() };
+    let types: Vec<u8> = if bound == 1 {
+        r.bytes(2 * n).ok()?.to_vec()
+    } else {
+        types.to_vec()
+    };
     if types.len() != 2 * n {
         return None;
     }
@@ -215,19 +264,34 @@ mod tests {
     fn reads_integer_and_string_parameters() {
         // COM_STMT_EXECUTE id 1, flags 0, iterations 1, 3 params, null bitmap (third NULL),
         // types bound: LONGLONG, VAR_STRING, LONG.
-        let mut p = vec![0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0b100, 1, 8, 0, 253, 0, 3, 0];
+        let mut p = vec![
+            0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0b100, 1, 8, 0, 253, 0, 3, 0,
+        ];
         p.extend_from_slice(&(-42i64).to_le_bytes());
         p.extend_from_slice(&[2, b'4', b'2']);
         let got = param_values(&p, 3, &[]).expect("parsed");
-        assert_eq!(got.0, vec![ParamValue::Int(-42), ParamValue::Str("42".into()), ParamValue::Null]);
+        assert_eq!(
+            got.0,
+            vec![
+                ParamValue::Int(-42),
+                ParamValue::Str("42".into()),
+                ParamValue::Null
+            ]
+        );
         // Unsigned LONGLONG above i64::MAX.
         let mut p = vec![0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 8, 0x80];
         p.extend_from_slice(&u64::MAX.to_le_bytes());
-        assert_eq!(param_values(&p, 1, &[]).expect("parsed").0, vec![ParamValue::Int(i128::from(u64::MAX))]);
+        assert_eq!(
+            param_values(&p, 1, &[]).expect("parsed").0,
+            vec![ParamValue::Int(i128::from(u64::MAX))]
+        );
         // Types from an earlier execute.
         let mut p = vec![0x17, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0];
         p.extend_from_slice(&7i32.to_le_bytes());
-        assert_eq!(param_values(&p, 1, &[3, 0]).expect("parsed").0, vec![ParamValue::Int(7)]);
+        assert_eq!(
+            param_values(&p, 1, &[3, 0]).expect("parsed").0,
+            vec![ParamValue::Int(7)]
+        );
         assert!(param_values(&p[..12], 1, &[3, 0]).is_none());
     }
 }

@@ -14,7 +14,7 @@ use shard::analyze::constraint::Params;
 use shard::error::ShardError;
 use shard::plan::ShardedPlan;
 
-use crate::config::{Sharding, ShardedSchema};
+use crate::config::{ShardedSchema, Sharding};
 
 /// Which server of a shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +157,10 @@ pub fn role_for(target: Target, reason: Reason, view: &SessionView) -> (Role, Wh
 /// The sharded schema a statement runs in: the session's schema when it is sharded. A
 /// statement naming a sharded schema from another schema is refused (its unqualified tables
 /// would be ambiguous).
-pub fn sharded_schema<'a>(sql: &[u8], topo: &Topology<'a>) -> Result<Option<&'a ShardedSchema>, ShardError> {
+pub fn sharded_schema<'a>(
+    sql: &[u8],
+    topo: &Topology<'a>,
+) -> Result<Option<&'a ShardedSchema>, ShardError> {
     if let Some(s) = topo.schema.and_then(|s| topo.sharding.schema(s)) {
         return Ok(Some(s));
     }
@@ -186,9 +189,8 @@ pub fn mentions_tables(sql: &[u8], schema: &ShardedSchema) -> bool {
     sql.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b >= 0x80))
         .filter(|w| !w.is_empty())
         .any(|w| {
-            std::str::from_utf8(w).is_ok_and(|w| {
-                !matches!(schema.table(w), crate::config::TableKind::Unsharded)
-            })
+            std::str::from_utf8(w)
+                .is_ok_and(|w| !matches!(schema.table(w), crate::config::TableKind::Unsharded))
         })
 }
 

@@ -5,6 +5,6 @@ pub mod error;
 pub mod keys;
 pub mod plan;
 pub mod route;
-pub mod text;
 #[cfg(test)]
 mod tests;
+pub mod text;

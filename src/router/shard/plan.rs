@@ -95,7 +95,10 @@ pub enum AggKind {
     Max,
     /// AVG(x): the shards also return SUM(x) and COUNT(x) in the given columns; the merged
     /// value is sum / count, formatted with the AVG column's own decimals (NULL if count 0).
-    Avg { sum: usize, count: usize },
+    Avg {
+        sum: usize,
+        count: usize,
+    },
 }
 
 /// A HAVING expression over merged columns.

@@ -91,6 +91,42 @@ pub fn keyword_before(text: &str, before: usize, word: &str) -> Option<usize> {
     (candidate.eq_ignore_ascii_case(word) && boundary).then_some(start)
 }
 
+/// Where an expression starting at `start` really ends. sqlparser's span of a function call
+/// stops at its name or inside its argument list, so: parentheses opened inside the span are
+/// closed, and an argument list right after it is taken in (quotes and nesting respected).
+pub fn expr_end(text: &str, start: usize, end: usize) -> usize {
+    let bytes = text.as_bytes();
+    let (mut depth, mut quote) = (0usize, None::<u8>);
+    let mut i = start;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if i >= end && depth == 0 && quote.is_none() {
+            break;
+        }
+        match quote {
+            Some(q) if b == b'\\' && q != b'`' => i += 1,
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'\'' | b'"' | b'`' => quote = Some(b),
+                b'(' => depth += 1,
+                b')' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    let end = i.min(bytes.len());
+    let mut at = end;
+    while at < bytes.len() && bytes[at].is_ascii_whitespace() {
+        at += 1;
+    }
+    if bytes.get(at) == Some(&b'(') {
+        return expr_end(text, at, at + 1);
+    }
+    end
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,41 +176,15 @@ mod tests {
         assert_eq!(keyword_before(t, at, "having"), t.find("Having"));
         assert_eq!(keyword_before(t, at, "limit"), None);
     }
-}
 
-/// Where an expression really ends: sqlparser's span of a function call stops after its name,
-/// so a parenthesised argument list that follows is taken in (quotes and nesting respected).
-pub fn extend_end(text: &str, end: usize) -> usize {
-    let bytes = text.as_bytes();
-    let mut at = end;
-    while at < bytes.len() && bytes[at].is_ascii_whitespace() {
-        at += 1;
+    #[test]
+    fn expression_ends_take_in_argument_lists() {
+        let t = "SELECT AVG(amount) FROM t";
+        // A span that stops inside the argument list, and one that stops at the name.
+        assert_eq!(expr_end(t, 7, 17), 18);
+        assert_eq!(expr_end(t, 7, 10), 18);
+        let t = "SELECT f(')', (1)) , b";
+        assert_eq!(expr_end(t, 7, 8), 18);
+        assert_eq!(expr_end("SELECT a FROM t", 7, 8), 8);
     }
-    if bytes.get(at) != Some(&b'(') {
-        return end;
-    }
-    let mut depth = 0usize;
-    let mut quote: Option<u8> = None;
-    let mut i = at;
-    while i < bytes.len() {
-        let b = bytes[i];
-        match quote {
-            Some(q) if b == b'\\' && q != b'`' => i += 1,
-            Some(q) if b == q => quote = None,
-            Some(_) => {}
-            None => match b {
-                b'\'' | b'"' | b'`' => quote = Some(b),
-                b'(' => depth += 1,
-                b')' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        return i + 1;
-                    }
-                }
-                _ => {}
-            },
-        }
-        i += 1;
-    }
-    end
 }

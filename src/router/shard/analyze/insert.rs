@@ -116,7 +116,7 @@ pub(super) fn shape(
         ) else {
             return Err("a VALUES row whose position in the text is unknown".to_string());
         };
-        let end = super::super::text::extend_end(&w.shape.sql, end);
+        let end = super::super::text::expr_end(&w.shape.sql, start, end);
         let open = w.shape.sql[..start].rfind('(');
         let close = w.shape.sql[end..].find(')').map(|i| end + i + 1);
         match (open, close) {

@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 use super::super::plan::{
     AggKind, Aggregate, CompareOp, Expr as MExpr, Literal, MergeSpec, SortKey,
 };
-use super::super::text::{Edit, extend_end, keyword_before};
+use super::super::text::{Edit, expr_end, keyword_before};
 use super::Walk;
 
 /// Aggregates other than the five the merge recombines.
@@ -192,11 +192,11 @@ pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, V
     }
     if !b.hidden.is_empty() {
         let last = s.projection.last().ok_or("an empty select list")?;
-        let (_, end) = w
+        let (start, end) = w
             .index
             .range(last.span())
             .ok_or("a select list the router cannot delimit")?;
-        let end = extend_end(&w.shape.sql, end);
+        let end = expr_end(&w.shape.sql, start, end);
         edits.push(Edit {
             start: end,
             end,
@@ -219,7 +219,7 @@ impl Builder<'_, '_> {
             .index
             .range(e.span())
             .filter(|(s, e)| s < e)
-            .map(|(s, end)| (s, extend_end(&self.w.shape.sql, end)))
+            .map(|(s, end)| (s, expr_end(&self.w.shape.sql, s, end)))
             .ok_or_else(|| "an expression the router cannot delimit".to_string())
     }
 

@@ -186,7 +186,7 @@ impl Block<'_> {
     pub fn keys_joined(&self) -> bool {
         let n = self.tables.len();
         let mut parent: Vec<usize> = (0..n).collect();
-        fn find(p: &mut Vec<usize>, mut x: usize) -> usize {
+        fn find(p: &mut [usize], mut x: usize) -> usize {
             while p[x] != x {
                 p[x] = p[p[x]];
                 x = p[x];
