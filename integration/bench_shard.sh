@@ -97,7 +97,8 @@ for round in $(seq 1 "$BENCH_ROUNDS"); do
         run_point "$db" "$out"
         after="$(proxy_cpu_ticks)"
         qps="$(queries_per_second "$out")"
-        errors="$(awk '$1 == "errors:" { print $2; exit }' "$out")"
+        errors="$(awk '$1 == "ignored" && $2 == "errors:" { print $3; exit }' "$out")"
+        errors="${errors:-0}"
         cpu="$(awk -v t="$((after - before))" -v hz="$CLK_TCK" -v q="$(total_queries "$out")" 'BEGIN { print (q > 0) ? t / hz * 1e6 / q : 0 }')"
         echo "$db $qps $cpu $errors" >>"$RESULTS"
         log "round $round $db: $qps qps, $cpu us CPU/query, errors $errors"
@@ -114,7 +115,7 @@ for slot in 0 1 2 3 4 5 6 7; do
     table="big_$(printf '%04d' "$slot")"
     backend "$port" -e "CREATE DATABASE IF NOT EXISTS sbscatter; DROP TABLE IF EXISTS sbscatter.$table;
         CREATE TABLE sbscatter.$table (id BIGINT PRIMARY KEY, k INT NOT NULL, pad CHAR(60) NOT NULL, KEY (k)) ENGINE=InnoDB;
-        SET SESSION cte_max_recursion_depth = 10000000;
+        SET SESSION max_recursive_iterations = 10000000;
         INSERT INTO sbscatter.$table
           WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < $per - 1)
           SELECT n * 8 + $slot, (n * 7919 + $slot) % 1000003, REPEAT('x', 60) FROM seq;"
