@@ -87,7 +87,9 @@ fn drive(
             abort = Some(format!("stopped at statement #{i}: {why}"));
             break;
         }
-        if i + 1 == base && (!stats.mismatches.is_empty() || stats.total_refused() > 0) {
+        // Data the side under test failed to load makes everything after it noise.
+        let failed = stats.mismatches.iter().any(|m| !m.test_ok);
+        if i + 1 == base && (failed || stats.total_refused() > 0) {
             abort = Some(format!(
                 "the base data set ({base} INSERTs) did not load identically on the {}; \
                  the random statements were not run",
@@ -127,6 +129,23 @@ fn start_proxy() -> Proxy {
     proxy
 }
 
+/// Distinct panic messages in the proxy's log (at most 5), each with the line after it.
+fn log_panics(proxy: &Proxy) -> Vec<String> {
+    let log = std::fs::read_to_string(&proxy.log).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    let mut out: Vec<String> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.contains("panicked at") {
+            let next = lines.get(i + 1).copied().unwrap_or("");
+            let text = format!("shardgate panicked: {line} {next}");
+            if !out.contains(&text) && out.len() < 5 {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn shard_diff_proxy_matches_reference() {
     let (seed, statements) = settings();
@@ -147,6 +166,7 @@ fn shard_diff_proxy_matches_reference() {
     if abort.is_none() {
         stats.other = placement::check(&sb.s0_primary, &sb.s1_primary);
     }
+    stats.other.extend(log_panics(&proxy));
     println!("{}", stats.summary("proxy", elapsed));
 
     let mut failures = Vec::new();
@@ -167,7 +187,10 @@ fn shard_diff_proxy_matches_reference() {
         failures.push(format!("must-refuse kinds accepted: {not_refused:?}"));
     }
     if !stats.other.is_empty() {
-        failures.push(format!("{} placement problems", stats.other.len()));
+        failures.push(format!(
+            "{} placement problems / proxy panics",
+            stats.other.len()
+        ));
     }
     assert!(
         failures.is_empty(),

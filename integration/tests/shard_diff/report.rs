@@ -30,6 +30,8 @@ pub struct Mismatch {
     pub sql: String,
     pub test: String,
     pub reference: String,
+    /// The side under test answered without an error.
+    pub test_ok: bool,
 }
 
 #[derive(Default)]
@@ -45,8 +47,11 @@ pub struct Stats {
     pub wrongly_refused: Vec<(usize, Kind, String, String)>,
     /// Must-refuse statements that ran: (index, sql).
     pub accepted: Vec<(usize, String)>,
-    /// Problems found outside the statement stream (placement of rows on the shards).
+    /// Problems found outside the statement stream (placement of rows on the shards, panics
+    /// in the proxy's log).
     pub other: Vec<String>,
+    /// Statements after which the side under test's connection was gone.
+    pub broken: usize,
 }
 
 impl Stats {
@@ -94,6 +99,7 @@ impl Stats {
             sql: stmt.sql.clone(),
             test: test.brief(),
             reference: reference.brief(),
+            test_ok: test.is_ok(),
         });
     }
 
@@ -135,6 +141,9 @@ impl Stats {
              mismatches: {}",
             self.mismatches.len()
         );
+        if self.broken > 0 {
+            let _ = writeln!(s, "connection errors (reconnected): {}", self.broken);
+        }
         let _ = writeln!(
             s,
             "{:<18} {:>6} {:>8} {:>8} {:>9}  support",

@@ -70,7 +70,10 @@ pub fn step(
             execute(&mut reference.conn, &ref_sql, false)
         };
         stats.mismatch(index, stmt, &got, &want);
-        eprintln!("shard_diff #{index}: {} connection error: {e}", test.label);
+        stats.broken += 1;
+        if stats.broken <= 5 {
+            eprintln!("shard_diff #{index}: {} connection error: {e}", test.label);
+        }
         return match test.reconnect() {
             Ok(()) => Step::Continue,
             Err(e) => Step::Abort(e),
