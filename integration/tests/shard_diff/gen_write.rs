@@ -1,7 +1,7 @@
 //! Random writes: INSERT (single, duplicate, multi-row), REPLACE, upserts, keyed and scatter
 //! UPDATE/DELETE, broadcast and unsharded writes, and UPDATEs of the sharding key.
 
-use super::model::{self, Model};
+use super::model::{self, EVENT_MAX, Model};
 use super::stmt::{Kind, Stmt};
 
 pub fn insert_one(m: &mut Model) -> Stmt {
@@ -339,12 +339,16 @@ pub fn write_qualified(m: &mut Model) -> Stmt {
     Stmt::write(Kind::WriteQualified, sql)
 }
 
-/// UPDATEs that move a row to another key: the proxy must refuse them.
+/// UPDATEs that move a row to another slot: the proxy must refuse them. (A key change that
+/// provably stays in its slot, e.g. user 4 -> 60 under mod 8, may be accepted: not generated.)
 pub fn refuse_key_update(m: &mut Model) -> Stmt {
     let sql = match m.rng.below(3) {
         0 => {
             let (id, user) = m.any_order();
-            let to = m.user();
+            let mut to = m.user();
+            while to % 8 == user % 8 {
+                to = m.user();
+            }
             format!("UPDATE orders SET user_id = {to} WHERE user_id = {user} AND id = {id}")
         }
         1 => {
@@ -355,7 +359,13 @@ pub fn refuse_key_update(m: &mut Model) -> Stmt {
         }
         _ => {
             let id = *m.rng.pick(&m.events);
-            format!("UPDATE events SET id = id + 5000 WHERE id = {id}")
+            // A never-used id on the other side of the range boundary (no duplicate key).
+            let to = if id < 5000 {
+                m.new_event_in(5000, EVENT_MAX)
+            } else {
+                m.new_event_in(1, 4999)
+            };
+            format!("UPDATE events SET id = {to} WHERE id = {id}")
         }
     };
     Stmt::write(Kind::RefuseKeyUpdate, sql)

@@ -181,8 +181,13 @@ impl Model {
     }
 
     pub fn new_event(&mut self) -> i64 {
+        self.new_event_in(1, EVENT_MAX)
+    }
+
+    /// A new events id in `lo..=hi`.
+    pub fn new_event_in(&mut self, lo: i64, hi: i64) -> i64 {
         loop {
-            let id = self.rng.range(1, EVENT_MAX);
+            let id = self.rng.range(lo, hi);
             if self.used_events.insert(id) {
                 self.events.push(id);
                 return id;
