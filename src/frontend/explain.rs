@@ -13,6 +13,9 @@ pub fn sharded_rows(
 ) -> Vec<Vec<Option<String>>> {
     let merge = match &plan.kind {
         ShardedKind::Single => "none: one target, relayed as is".to_string(),
+        ShardedKind::BroadcastWrite => {
+            "write on every shard (broadcast table), one transaction per shard".to_string()
+        }
         ShardedKind::MultiWrite => {
             "write on every target, one transaction per shard; affected rows summed".to_string()
         }

@@ -59,7 +59,9 @@ impl Session {
                 result.map(|_| ())
             }
             ShardedKind::Scatter(spec) => self.scatter(snapshot, &plan, spec).await,
-            ShardedKind::MultiWrite => self.multi_write(snapshot, &plan).await,
+            ShardedKind::MultiWrite | ShardedKind::BroadcastWrite => {
+                self.multi_write(snapshot, &plan).await
+            }
         }
     }
 
@@ -316,11 +318,32 @@ impl Session {
         conns: &mut [(usize, PooledConn)],
     ) -> Result<Totals, FrontendError> {
         let mut total = Totals::default();
-        for t in &plan.targets {
+        let broadcast = plan.kind == ShardedKind::BroadcastWrite;
+        for (i, t) in plan.targets.iter().enumerate() {
             let Some((_, conn)) = conns.iter_mut().find(|(s, _)| *s == t.shard) else {
                 continue;
             };
             let ok = self.simple_on(conn, &t.sql).await?;
+            if broadcast {
+                // Every shard holds the same rows: the client sees one shard's count.
+                if i == 0 {
+                    total.ok.affected_rows = ok.affected_rows;
+                } else if ok.affected_rows != total.ok.affected_rows {
+                    tracing::warn!(
+                        conn = self.id,
+                        "broadcast write affected {} rows on {} but {} on the first shard: \
+                         the broadcast table differs between shards",
+                        ok.affected_rows,
+                        conn.pool().name(),
+                        total.ok.affected_rows
+                    );
+                }
+                if total.ok.last_insert_id == 0 {
+                    total.ok.last_insert_id = ok.last_insert_id;
+                }
+                total.status_from = Some(ok.status);
+                continue;
+            }
             total.ok.affected_rows += ok.affected_rows;
             if total.ok.last_insert_id == 0 {
                 total.ok.last_insert_id = ok.last_insert_id;

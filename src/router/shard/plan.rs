@@ -148,4 +148,7 @@ pub enum ShardedKind {
     /// A write over several targets (a split multi-row INSERT, a broadcast-table write, an
     /// allowed full-scatter UPDATE/DELETE): affected rows summed, one OK to the client.
     MultiWrite,
+    /// A write to a broadcast table, run on every shard: each shard holds the same rows, so
+    /// the client sees one shard's affected rows (shards that disagree are logged).
+    BroadcastWrite,
 }

@@ -39,7 +39,7 @@ pub fn plan(
             return Ok(ShardedPlan {
                 targets,
                 role: Role::Primary,
-                kind: ShardedKind::MultiWrite,
+                kind: ShardedKind::BroadcastWrite,
             });
         }
         return Ok(single(

@@ -246,7 +246,10 @@ fn writes_and_refusals() {
     assert_eq!(single("SELECT * FROM orders WHERE user_id = 3 AND id IN (SELECT order_id FROM order_items WHERE user_id = 3)").0, 0);
     // Broadcast writes go everywhere, reads to the default shard.
     let p = route("INSERT INTO countries (code, name) VALUES ('fr', 'France')").expect("plan");
-    assert_eq!(p.targets.len(), 2);
+    assert_eq!(
+        (p.kind.clone(), p.targets.len()),
+        (ShardedKind::BroadcastWrite, 2)
+    );
     assert_eq!(single("SELECT * FROM countries").0, 0);
     // Joins with a broadcast table stay on the key's shard.
     assert_eq!(
