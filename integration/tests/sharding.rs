@@ -356,3 +356,64 @@ fn what_cannot_be_answered_is_refused_by_name() {
         text(&rows[0], 6)
     );
 }
+
+#[test]
+fn prepared_writes_over_several_targets_and_metadata() {
+    let (proxy, mut s0, mut s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    let ins = c
+        .prep("INSERT INTO orders (id, user_id, amount, status) VALUES (?, ?, ?, ?)")
+        .expect("prepare");
+    for (id, user) in [(1i64, 1i64), (2, 2), (3, 3), (4, 4)] {
+        c.exec_drop(&ins, (id, user, "1.00", "new"))
+            .expect("insert");
+        assert_eq!(c.affected_rows(), 1);
+    }
+    // A keyed UPDATE over two shards, prepared: one transaction per shard, counts summed.
+    let up = c
+        .prep("UPDATE orders SET status = ? WHERE user_id IN (?, ?)")
+        .expect("prepare");
+    c.exec_drop(&up, ("paid", 1i64, 2i64))
+        .expect("update over two shards");
+    assert_eq!(c.affected_rows(), 2);
+    assert_eq!(
+        ids(
+            &mut s0,
+            &format!("SELECT id FROM {db}.orders_0001 WHERE status = 'paid'")
+        ),
+        vec![1]
+    );
+    assert_eq!(
+        ids(
+            &mut s1,
+            &format!("SELECT id FROM {db}.orders_0002 WHERE status = 'paid'")
+        ),
+        vec![2]
+    );
+    // A prepared broadcast write reaches every shard and reports one shard's count.
+    let b = c
+        .prep("INSERT INTO countries (code, name) VALUES (?, ?)")
+        .expect("prepare");
+    c.exec_drop(&b, ("it", "Italy")).expect("broadcast");
+    assert_eq!(c.affected_rows(), 1);
+    assert_eq!(
+        ids(&mut s1, &format!("SELECT COUNT(*) FROM {db}.countries")),
+        vec![1]
+    );
+    // A prepared multi-row INSERT whose rows go to different shards is refused by name.
+    let two = c.prep("INSERT INTO orders (id, user_id, amount, status) VALUES (?, ?, 1, 'x'), (?, ?, 1, 'x')").expect("prepare");
+    let e = my_err(c.exec_drop(&two, (10i64, 1i64, 11i64, 2i64)));
+    assert_eq!(e.code, 1235, "{e:?}");
+    assert!(
+        e.message.contains("prepared multi-row INSERT"),
+        "{}",
+        e.message
+    );
+    // Metadata statements answer from the first sub-table.
+    let cols: Vec<mysql::Row> = c.query("DESCRIBE orders").expect("describe");
+    assert_eq!(cols.len(), 4);
+    let cols: Vec<mysql::Row> = c.query("SHOW COLUMNS FROM orders").expect("show columns");
+    assert_eq!(cols.len(), 4);
+    let e = my_err(c.query_drop("ALTER TABLE orders ADD COLUMN x INT"));
+    assert_eq!(e.code, 1235);
+}

@@ -26,15 +26,25 @@ pub async fn run(
     backend: &str,
     sql: &str,
 ) -> Result<Result<WriteOk, Vec<u8>>, ExecError> {
+    let mut payload = Vec::with_capacity(1 + sql.len());
+    payload.push(command::COM_QUERY);
+    payload.extend_from_slice(sql.as_bytes());
+    run_command(conn, backend, &payload).await
+}
+
+/// Sends any command whose reply is an OK or ERR (COM_QUERY of a write, COM_STMT_EXECUTE of
+/// a prepared write).
+pub async fn run_command(
+    conn: &mut BackendConn,
+    backend: &str,
+    payload: &[u8],
+) -> Result<Result<WriteOk, Vec<u8>>, ExecError> {
     let lost = |source| ExecError::Lost {
         backend: backend.to_string(),
         source,
         partial: false,
     };
-    let mut payload = Vec::with_capacity(1 + sql.len());
-    payload.push(command::COM_QUERY);
-    payload.extend_from_slice(sql.as_bytes());
-    let seq = conn.send_command(&payload).await.map_err(lost)?;
+    let seq = conn.send_command(payload).await.map_err(lost)?;
     let (p, _) = match conn.io.read_packet(seq, MAX_REPLY).await {
         Ok(r) => r,
         Err(e) => {

@@ -11,7 +11,7 @@ use super::session::Session;
 use crate::backend::pool::PooledConn;
 use crate::executor::multiwrite::{self, WriteOk};
 use crate::executor::passthrough::{self, Outcome};
-use crate::executor::scatter;
+use crate::executor::{ExecError, scatter};
 use crate::protocol::command;
 use crate::protocol::packets::{self, status};
 use crate::protocol::response::Expect;
@@ -60,7 +60,7 @@ impl Session {
             }
             ShardedKind::Scatter(spec) => self.scatter(snapshot, &plan, spec).await,
             ShardedKind::MultiWrite | ShardedKind::BroadcastWrite => {
-                self.multi_write(snapshot, &plan).await
+                self.multi_write(snapshot, &plan, None).await
             }
         }
     }
@@ -236,10 +236,11 @@ impl Session {
 
     /// A write over several targets: one transaction per shard (or a savepoint inside the
     /// client's transaction), affected rows summed, one OK.
-    async fn multi_write(
+    pub(super) async fn multi_write(
         &mut self,
         snapshot: &Arc<Snapshot>,
         plan: &ShardedPlan,
+        prepared: Option<&PreparedWrite<'_>>,
     ) -> Result<(), FrontendError> {
         let in_txn = self.in_transaction();
         let mut shards: Vec<usize> = Vec::new();
@@ -251,7 +252,7 @@ impl Session {
         let mut conns: Vec<(usize, PooledConn)> = Vec::with_capacity(shards.len());
         let opened = self.open_write(snapshot, &shards, in_txn, &mut conns).await;
         let ran = match opened {
-            Ok(()) => self.run_targets(plan, &mut conns).await,
+            Ok(()) => self.run_targets(plan, &mut conns, prepared).await,
             Err(e) => Err(e),
         };
         let result = match ran {
@@ -316,6 +317,7 @@ impl Session {
         &mut self,
         plan: &ShardedPlan,
         conns: &mut [(usize, PooledConn)],
+        prepared: Option<&PreparedWrite<'_>>,
     ) -> Result<Totals, FrontendError> {
         let mut total = Totals::default();
         let broadcast = plan.kind == ShardedKind::BroadcastWrite;
@@ -323,7 +325,10 @@ impl Session {
             let Some((_, conn)) = conns.iter_mut().find(|(s, _)| *s == t.shard) else {
                 continue;
             };
-            let ok = self.simple_on(conn, &t.sql).await?;
+            let ok = match prepared {
+                None => self.simple_on(conn, &t.sql).await?,
+                Some(p) => p.run(conn, &t.sql).await?,
+            };
             if broadcast {
                 // Every shard holds the same rows: the client sees one shard's count.
                 if i == 0 {
@@ -452,6 +457,41 @@ impl Session {
             ) {
                 conn.reusable = false;
             }
+        }
+    }
+}
+
+/// A prepared write run on several targets: each connection prepares the target's text
+/// (lazily, cached per connection) and executes it with the client's parameters.
+pub(super) struct PreparedWrite<'a> {
+    pub payload: &'a [u8],
+    pub params: u16,
+    pub types: &'a [u8],
+}
+
+impl PreparedWrite<'_> {
+    async fn run(&self, conn: &mut PooledConn, sql: &str) -> Result<WriteOk, FrontendError> {
+        use crate::backend::statements::{Prepared, execute_for};
+        let name = conn.pool().name().to_string();
+        let text: Arc<[u8]> = Arc::from(sql.as_bytes());
+        let stmt = match conn.prepared(&text).await {
+            Ok(Prepared::Ready(s)) if s.params == self.params => s,
+            Ok(Prepared::Ready(_)) => return Err(FrontendError::BadExecute { id: 0 }),
+            Ok(Prepared::Refused(p)) => return Err(FrontendError::BackendReply(p)),
+            Err(source) => {
+                return Err(ExecError::Lost {
+                    backend: name,
+                    source,
+                    partial: false,
+                }
+                .into());
+            }
+        };
+        let body = execute_for(self.payload, stmt.id, stmt.params, self.types)
+            .ok_or(FrontendError::BadExecute { id: 0 })?;
+        match multiwrite::run_command(conn, &name, &body).await? {
+            Ok(ok) => Ok(ok),
+            Err(p) => Err(FrontendError::BackendReply(p)),
         }
     }
 }

@@ -73,6 +73,17 @@ impl Session {
             &params,
             role,
         )?;
+        if matches!(
+            plan.kind,
+            ShardedKind::MultiWrite | ShardedKind::BroadcastWrite
+        ) {
+            let write = super::sharded::PreparedWrite {
+                payload,
+                params: params_count,
+                types: &types,
+            };
+            return self.multi_write(&snapshot, &plan, Some(&write)).await;
+        }
         if plan.kind != ShardedKind::Single {
             return Err(ShardError::unsupported(
                 &shape.sharded,

@@ -20,7 +20,7 @@ pub fn plan(
     params: &Params,
     role: Role,
 ) -> Result<ShardedPlan, ShardError> {
-    let writes = shape.kind != StmtKind::Select;
+    let writes = !matches!(shape.kind, StmtKind::Select | StmtKind::Metadata);
     let Some(first) = shape.sharded.first() else {
         if shape.broadcast && writes {
             if shape.unsharded || shape.other {
@@ -77,6 +77,11 @@ pub fn plan(
                 ));
             }
         }
+    }
+    if shape.kind == StmtKind::Metadata {
+        // Every slot's table has the same definition: the first one answers.
+        let (sql, physical) = rewrite(shape, schema, 0, &[]);
+        return Ok(single(rule.slots[0].shard, sql, physical, role));
     }
     if let Some(ins) = &shape.insert {
         return insert(shape, ins, rule, schema, params);
@@ -160,7 +165,9 @@ pub fn plan(
                 kind: ShardedKind::MultiWrite,
             })
         }
-        StmtKind::Insert => Err(ShardError::unsupported(tables, "this INSERT")),
+        StmtKind::Insert | StmtKind::Metadata => {
+            Err(ShardError::unsupported(tables, "this statement"))
+        }
     }
 }
 

@@ -258,3 +258,22 @@ fn writes_and_refusals() {
         1
     );
 }
+
+#[test]
+fn metadata_statements_read_the_first_sub_table() {
+    assert_eq!(
+        single("DESCRIBE orders"),
+        (0, "DESCRIBE orders_0000".into())
+    );
+    assert_eq!(
+        single("SHOW COLUMNS FROM orders"),
+        (0, "SHOW COLUMNS FROM orders_0000".into())
+    );
+    assert_eq!(
+        single("SHOW CREATE TABLE `orders`"),
+        (0, "SHOW CREATE TABLE `orders_0000`".into())
+    );
+    let e = route("ALTER TABLE orders ADD COLUMN x INT").expect_err("DDL refused");
+    assert!(e.to_string().contains("ALTER TABLE statements"), "{e}");
+    assert!(route("TRUNCATE TABLE orders").is_err());
+}

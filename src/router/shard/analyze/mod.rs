@@ -33,6 +33,8 @@ pub enum StmtKind {
     Insert,
     Update,
     Delete,
+    /// DESCRIBE / SHOW COLUMNS / SHOW CREATE TABLE: answered by the first slot's table.
+    Metadata,
 }
 
 impl StmtKind {
@@ -42,6 +44,7 @@ impl StmtKind {
             StmtKind::Insert => "INSERT",
             StmtKind::Update => "UPDATE",
             StmtKind::Delete => "DELETE",
+            StmtKind::Metadata => "DESCRIBE",
         }
     }
 }
@@ -146,8 +149,30 @@ pub fn analyze(sql: &str, schema: &ShardedSchema) -> Result<Shape, ShardError> {
             walk.shape.kind = StmtKind::Delete;
             walk.delete(del);
         }
+        Statement::ExplainTable { .. } => walk.shape.kind = StmtKind::Metadata,
+        Statement::ShowColumns { show_options, .. } => {
+            walk.shape.kind = StmtKind::Metadata;
+            if let Some(name) = show_options
+                .show_in
+                .as_ref()
+                .and_then(|i| i.parent_name.as_ref())
+            {
+                walk.relation(name);
+            }
+        }
+        Statement::ShowCreate {
+            obj_type: sqlparser::ast::ShowCreateObject::Table,
+            obj_name,
+        } => {
+            walk.shape.kind = StmtKind::Metadata;
+            walk.relation(obj_name);
+        }
         _ => {
-            walk.shape.refusal = Some("this kind of statement".to_string());
+            let words: Vec<&str> = sql.split_whitespace().take(2).collect();
+            walk.shape.refusal = Some(format!(
+                "{} statements (run DDL and other maintenance on the physical tables of each shard directly)",
+                words.join(" ").to_uppercase()
+            ));
         }
     }
     let _ = stmt.visit(&mut walk);
