@@ -7,20 +7,62 @@
 //! QUERY on the shards would be faster). Shards are read one after the other for a union and
 //! a materialising merge; all of them run the query concurrently since it is sent to every
 //! shard before any reply is read.
+//!
+//! The query is either text (COM_QUERY, text-protocol rows) or a prepared statement's
+//! COM_STMT_EXECUTE (binary-protocol rows, decoded to text for the merge by [`binary`]).
 
+mod binary;
 mod shard;
+mod strategy;
 
 use bytes::Bytes;
 use tokio::net::TcpStream;
 
-use self::shard::{Header, Next, Shard};
+use self::shard::{Header, Shard};
 use super::ExecError;
 use super::merge::ordered::RowOrder;
-use super::merge::{Admit, ColumnDef, Materialiser, MergeError, OrderedMerge, Row, Window};
+use super::merge::{ColumnDef, MergeError, Row};
 use crate::backend::connection::BackendConn;
 use crate::protocol::PacketIo;
 use crate::protocol::packets::{self, status};
 use crate::router::shard::plan::MergeSpec;
+
+/// What is sent to each shard connection, one entry per connection.
+#[derive(Debug, Clone, Copy)]
+pub enum Command<'a> {
+    /// SQL texts run with COM_QUERY; the shards reply with text-protocol rows.
+    Text(&'a [String]),
+    /// Complete COM_STMT_EXECUTE payloads, each addressed to its connection's own statement
+    /// id; the shards reply with binary-protocol rows, and so does the merged result.
+    Binary(&'a [Vec<u8>]),
+}
+
+impl Command<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Command::Text(sqls) => sqls.len(),
+            Command::Binary(packets) => packets.len(),
+        }
+    }
+
+    fn is_binary(&self) -> bool {
+        matches!(self, Command::Binary(_))
+    }
+
+    /// The command packet payload for connection `i`.
+    fn payload(&self, i: usize) -> Vec<u8> {
+        match self {
+            Command::Text(sqls) => {
+                let sql = sqls[i].as_bytes();
+                let mut payload = Vec::with_capacity(1 + sql.len());
+                payload.push(0x03);
+                payload.extend_from_slice(sql);
+                payload
+            }
+            Command::Binary(packets) => packets[i].clone(),
+        }
+    }
+}
 
 /// How a scattered query ended.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,36 +77,35 @@ pub struct ScatterOutcome {
     pub conn_status: Vec<u16>,
 }
 
-/// Sends `sqls[i]` to `conns[i]` (all before reading any reply), merges the results per
-/// `spec` and writes one result set to the client, whose reply sequence ids start at
-/// `client_seq`. On an ERR from a shard, the first ERR is forwarded unchanged after every
-/// other reply was read to its end. `deprecate_eof` is the client's (and the connections')
-/// CLIENT_DEPRECATE_EOF.
+/// Sends command `i` to `conns[i]` (all before reading any reply), merges the results per
+/// `spec` and writes one result set to the client, in the command's row protocol, whose
+/// reply sequence ids start at `client_seq`. On an ERR from a shard, the first ERR is
+/// forwarded unchanged after every other reply was read to its end. `deprecate_eof` is the
+/// client's (and the connections') CLIENT_DEPRECATE_EOF.
 pub async fn scatter_query(
     client: &mut PacketIo<TcpStream>,
     client_seq: u8,
     conns: &mut [(&str, &mut BackendConn)],
-    sqls: &[String],
+    command: Command<'_>,
     spec: &MergeSpec,
     deprecate_eof: bool,
 ) -> Result<ScatterOutcome, ExecError> {
-    if conns.len() != sqls.len() || conns.is_empty() {
+    let binary = command.is_binary();
+    if conns.len() != command.len() || conns.is_empty() {
         let mut run = Run {
             client,
             seq: client_seq,
             partial: false,
             deprecate_eof,
+            binary,
         };
         let e = MergeError::Malformed("one statement per shard connection needed");
         return run.refuse(&mut [], e).await;
     }
     let mut shards = Vec::with_capacity(conns.len());
     let mut send_error = None;
-    for ((name, conn), sql) in conns.iter_mut().zip(sqls) {
-        let mut payload = Vec::with_capacity(1 + sql.len());
-        payload.push(0x03);
-        payload.extend_from_slice(sql.as_bytes());
-        match super::passthrough::send(conn, name, &payload).await {
+    for (i, (name, conn)) in conns.iter_mut().enumerate() {
+        match super::passthrough::send(conn, name, &command.payload(i)).await {
             Ok(seq) => shards.push(Shard::new(name, conn, seq, deprecate_eof)),
             Err(e) => {
                 conn.reusable = false;
@@ -78,6 +119,7 @@ pub async fn scatter_query(
         seq: client_seq,
         partial: false,
         deprecate_eof,
+        binary,
     };
     let result = match send_error {
         Some(e) => Err(e),
@@ -104,6 +146,8 @@ struct Run<'a> {
     /// Something reached the client.
     partial: bool,
     deprecate_eof: bool,
+    /// Rows are binary-protocol rows, in and out.
+    binary: bool,
 }
 
 impl Run<'_> {
@@ -211,10 +255,43 @@ impl Run<'_> {
         self.partial = true;
     }
 
-    /// Sends one merged row cut to the visible columns.
-    async fn row(&mut self, row: &Row, visible: usize) -> Result<(), ExecError> {
-        self.client
-            .write_packet(&mut self.seq, &row.encode(visible));
+    /// A shard's row packet in the merge's text form.
+    fn parse(&self, p: &[u8], columns: &[ColumnDef]) -> Result<Row, MergeError> {
+        if self.binary {
+            binary::decode(p, columns)
+        } else {
+            Row::parse(p, columns.len())
+        }
+    }
+
+    /// The row packet of a merged row cut to the visible columns.
+    fn encode(
+        &self,
+        row: &Row,
+        columns: &[ColumnDef],
+        visible: usize,
+    ) -> Result<Vec<u8>, MergeError> {
+        if self.binary {
+            binary::encode(row, columns, visible)
+        } else {
+            Ok(row.encode(visible))
+        }
+    }
+
+    /// A shard's row packet cut to the visible columns (unchanged when nothing is hidden).
+    fn cut(&self, p: Bytes, columns: &[ColumnDef], visible: usize) -> Result<Bytes, MergeError> {
+        if visible >= columns.len() {
+            Ok(p)
+        } else if self.binary {
+            binary::cut(&p, columns, visible).map(Bytes::from)
+        } else {
+            Row::parse(&p, columns.len()).map(|r| Bytes::from(r.encode(visible)))
+        }
+    }
+
+    /// Sends one row packet.
+    async fn send(&mut self, p: &[u8]) -> Result<(), ExecError> {
+        self.client.write_packet(&mut self.seq, p);
         self.flush_if_full().await
     }
 
@@ -266,123 +343,5 @@ impl Run<'_> {
         let msg = format!("shardgate: cannot merge the shards' results: {e}");
         let err = Bytes::from(packets::err_packet(1105, "HY000", &msg));
         self.end(shards, Some(err)).await
-    }
-
-    /// No ORDER BY, no grouping: each shard's rows in turn, within the window.
-    async fn union(
-        &mut self,
-        shards: &mut [Shard<'_>],
-        spec: &MergeSpec,
-        columns: &[ColumnDef],
-    ) -> Result<ScatterOutcome, ExecError> {
-        self.header(columns, spec.visible, shards);
-        let mut window = Window::new(spec.offset, spec.limit);
-        let cut = spec.visible < columns.len();
-        for i in 0..shards.len() {
-            while !window.is_done() {
-                let p = match shards[i].next(self.partial).await? {
-                    Next::Row(p) => p,
-                    Next::End => break,
-                    Next::Err(p) => return self.fail(shards, p).await,
-                };
-                if window.admit() != Admit::Emit {
-                    continue;
-                }
-                if cut {
-                    match Row::parse(&p, columns.len()) {
-                        Ok(r) => self.row(&r, spec.visible).await?,
-                        Err(e) => return self.refuse(shards, e).await,
-                    }
-                } else {
-                    self.client.write_packet(&mut self.seq, &p);
-                    self.flush_if_full().await?;
-                }
-            }
-        }
-        self.end(shards, None).await
-    }
-
-    /// Each shard is sorted: a k-way merge holding one row per shard.
-    async fn ordered(
-        &mut self,
-        shards: &mut [Shard<'_>],
-        spec: &MergeSpec,
-        columns: &[ColumnDef],
-        order: RowOrder,
-    ) -> Result<ScatterOutcome, ExecError> {
-        self.header(columns, spec.visible, shards);
-        let mut merge = OrderedMerge::new(order);
-        let mut window = Window::new(spec.offset, spec.limit);
-        for i in 0..shards.len() {
-            if let Some(e) = self.pull(shards, i, &mut merge, columns.len()).await? {
-                return self.end(shards, Some(e)).await;
-            }
-        }
-        while !window.is_done() {
-            let Some((shard, row)) = merge.pop() else {
-                break;
-            };
-            if window.admit() == Admit::Emit {
-                self.row(&row, spec.visible).await?;
-            }
-            if let Some(e) = self.pull(shards, shard, &mut merge, columns.len()).await? {
-                return self.end(shards, Some(e)).await;
-            }
-        }
-        self.end(shards, None).await
-    }
-
-    /// Feeds the next row of shard `i` to the merge; an ERR packet to end with on failure.
-    async fn pull(
-        &mut self,
-        shards: &mut [Shard<'_>],
-        i: usize,
-        merge: &mut OrderedMerge,
-        ncols: usize,
-    ) -> Result<Option<Bytes>, ExecError> {
-        let p = match shards[i].next(self.partial).await? {
-            Next::Row(p) => p,
-            Next::End => return Ok(None),
-            Next::Err(p) => return Ok(Some(p)),
-        };
-        let pushed = Row::parse(&p, ncols).and_then(|r| merge.push(i, r));
-        Ok(pushed.err().map(|e| {
-            let msg = format!("shardgate: cannot merge the shards' results: {e}");
-            Bytes::from(packets::err_packet(1105, "HY000", &msg))
-        }))
-    }
-
-    /// GROUP BY / aggregates / DISTINCT: every row read, then the merged rows sent.
-    async fn materialise(
-        &mut self,
-        shards: &mut [Shard<'_>],
-        spec: &MergeSpec,
-        columns: &[ColumnDef],
-    ) -> Result<ScatterOutcome, ExecError> {
-        let mut m = match Materialiser::new(spec, columns) {
-            Ok(m) => m,
-            Err(e) => return self.refuse(shards, e).await,
-        };
-        for i in 0..shards.len() {
-            loop {
-                let p = match shards[i].next(false).await? {
-                    Next::Row(p) => p,
-                    Next::End => break,
-                    Next::Err(p) => return self.fail(shards, p).await,
-                };
-                if let Err(e) = Row::parse(&p, columns.len()).and_then(|r| m.push(r)) {
-                    return self.refuse(shards, e).await;
-                }
-            }
-        }
-        let rows = match m.finish() {
-            Ok(rows) => rows,
-            Err(e) => return self.refuse(shards, e).await,
-        };
-        self.header(columns, spec.visible, shards);
-        for r in &rows {
-            self.row(r, spec.visible).await?;
-        }
-        self.end(shards, None).await
     }
 }

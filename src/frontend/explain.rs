@@ -23,19 +23,28 @@ pub fn sharded_rows(
     };
     let role = match plan.role {
         Role::Primary => "primary",
-        Role::Replica if plan.targets.len() == 1 => "replica",
-        // Scatter reads run on the shards' primaries.
-        Role::Replica => "primary",
+        Role::Replica => "replica",
     };
     plan.targets
         .iter()
         .map(|t| {
             let shard = &snapshot.registry.shards[t.shard];
+            let replicas: Vec<&str> = shard
+                .replicas
+                .iter()
+                .filter(|r| r.weight > 0 && r.health.is_usable())
+                .map(|r| r.pool.name())
+                .collect();
+            let (role, backends) = if role == "replica" && !replicas.is_empty() {
+                ("replica", replicas.join(", "))
+            } else {
+                ("primary", shard.primary.name().to_string())
+            };
             vec![
                 Some(shard.name.clone()),
                 Some(role.to_string()),
                 Some(why.to_string()),
-                Some(shard.primary.name().to_string()),
+                Some(backends),
                 Some(t.tables.join(", ")),
                 Some(t.sql.clone()),
                 Some(merge.clone()),

@@ -199,13 +199,8 @@ impl Session {
                 Err(FrontendError::BackendReply(_)) => return Ok(false),
                 Err(e) => return Err(e),
             }
-            let own_gtid = if shard_index == snapshot.registry.default_shard {
-                self.last_gtid.as_deref()
-            } else {
-                self.shard_gtids.get(&shard_index).map(String::as_str)
-            };
             if rw.read_your_writes == ReadYourWrites::Gtid
-                && let Some(gtid) = own_gtid
+                && let Some(gtid) = self.own_gtid(snapshot, shard_index)
                 && !has_applied(&lease, &mut conn, gtid, rw.gtid_wait_timeout_ms).await
             {
                 // The replica is behind the session's own last write.
@@ -296,9 +291,20 @@ fn asks_for_diagnostics(plan: &Plan) -> bool {
     )
 }
 
+impl Session {
+    /// The GTID of the session's last commit on `shard` (read-your-writes).
+    pub(super) fn own_gtid(&self, snapshot: &Snapshot, shard: usize) -> Option<&str> {
+        if shard == snapshot.registry.default_shard {
+            self.last_gtid.as_deref()
+        } else {
+            self.shard_gtids.get(&shard).map(String::as_str)
+        }
+    }
+}
+
 /// Has this replica applied `gtid`? Known from its last health check, or else waited for
 /// with MASTER_GTID_WAIT up to `timeout_ms` on the connection about to run the read.
-async fn has_applied(
+pub(super) async fn has_applied(
     lease: &ReplicaLease<'_>,
     conn: &mut PooledConn,
     gtid: &str,

@@ -119,6 +119,15 @@ impl Session {
         Ok(conn)
     }
 
+    /// Remembers the GTID of the session's last commit on `shard` (read-your-writes).
+    pub(super) fn record_gtid(&mut self, shard: usize, gtid: String) {
+        if shard == self.proxy.snapshot().registry.default_shard {
+            self.last_gtid = Some(gtid);
+        } else {
+            self.shard_gtids.insert(shard, gtid);
+        }
+    }
+
     fn keep_shard(&mut self, shard: usize, conn: PooledConn) {
         if conn.reusable {
             self.others.insert(shard, conn);
@@ -142,6 +151,7 @@ impl Session {
         spec: &MergeSpec,
     ) -> Result<(), FrontendError> {
         let in_txn = self.in_transaction();
+        let mut leases = Vec::new();
         let mut conns: Vec<PooledConn> = Vec::with_capacity(plan.targets.len());
         let mut session_owned: Vec<Option<usize>> = Vec::with_capacity(plan.targets.len());
         let mut failure = None;
@@ -162,10 +172,23 @@ impl Session {
                 self.take_shard_conn(snapshot, t.shard).await
             } else {
                 session_owned.push(None);
-                let pool = Arc::clone(&snapshot.registry.shards[t.shard].primary);
-                match pool.checkout(self.flavour()).await {
-                    Ok(mut c) => self.sync(&mut c).await.map(|()| c),
-                    Err(e) => Err(e.into()),
+                let replica = match plan.role {
+                    Role::Replica => self.scatter_replica(snapshot, t.shard).await,
+                    Role::Primary => Ok(None),
+                };
+                match replica {
+                    Ok(Some((lease, conn))) => {
+                        leases.push(lease);
+                        Ok(conn)
+                    }
+                    Ok(None) => {
+                        let pool = Arc::clone(&snapshot.registry.shards[t.shard].primary);
+                        match pool.checkout(self.flavour()).await {
+                            Ok(mut c) => self.sync(&mut c).await.map(|()| c),
+                            Err(e) => Err(e.into()),
+                        }
+                    }
+                    Err(e) => Err(e),
                 }
             };
             match got {
@@ -189,11 +212,19 @@ impl Session {
                     .collect();
                 let deprecate_eof = self.client_caps().deprecate_eof;
                 let seq = self.reply_seq;
-                scatter::scatter_query(&mut self.client, seq, &mut refs, &sqls, spec, deprecate_eof)
-                    .await
-                    .map_err(FrontendError::from)
+                scatter::scatter_query(
+                    &mut self.client,
+                    seq,
+                    &mut refs,
+                    scatter::Command::Text(&sqls),
+                    spec,
+                    deprecate_eof,
+                )
+                .await
+                .map_err(FrontendError::from)
             }
         };
+        drop(leases);
         for (conn, owner) in conns.into_iter().zip(session_owned) {
             if let Some(shard) = owner {
                 self.put_shard_conn(snapshot, shard, conn);
@@ -204,6 +235,43 @@ impl Session {
             self.status = (self.status & !status::IN_TRANS) | (out.status & status::IN_TRANS);
         }
         Ok(())
+    }
+
+    /// A replica connection of `shard` for one target of a scatter read, brought to the
+    /// session's state and holding the session's last write there; `None` to use the primary.
+    async fn scatter_replica<'s>(
+        &mut self,
+        snapshot: &'s Snapshot,
+        shard: usize,
+    ) -> Result<Option<(crate::backend::registry::ReplicaLease<'s>, PooledConn)>, FrontendError>
+    {
+        use crate::config::{NoHealthyReplica, ReadYourWrites};
+        let s = &snapshot.registry.shards[shard];
+        if s.replicas.is_empty() {
+            return Ok(None);
+        }
+        let rw = &snapshot.config.read_write_split;
+        let Some(lease) = s.pick_replica(None) else {
+            return match rw.no_healthy_replica {
+                NoHealthyReplica::Primary => Ok(None),
+                NoHealthyReplica::Error => Err(FrontendError::NoHealthyReplica {
+                    shard: s.name.clone(),
+                }),
+            };
+        };
+        let Ok(mut conn) = lease.replica.pool.checkout(self.flavour()).await else {
+            return Ok(None);
+        };
+        if self.sync(&mut conn).await.is_err() {
+            return Ok(None);
+        }
+        if rw.read_your_writes == ReadYourWrites::Gtid
+            && let Some(gtid) = self.own_gtid(snapshot, shard).map(str::to_string)
+            && !super::query::has_applied(&lease, &mut conn, &gtid, rw.gtid_wait_timeout_ms).await
+        {
+            return Ok(None);
+        }
+        Ok(Some((lease, conn)))
     }
 
     /// The session's connection to any shard (the default one included), taken out.
@@ -368,7 +436,7 @@ impl Session {
             match self.simple_on(&mut conns[i].1, "COMMIT").await {
                 Ok(ok) => {
                     if let Some(g) = ok.last_gtid {
-                        self.shard_gtids.insert(shard, g);
+                        self.record_gtid(shard, g);
                     }
                     committed.push(name);
                 }
