@@ -326,7 +326,7 @@ impl Session {
         let result = match ran {
             Ok(total) if in_txn => Ok(total),
             Ok(mut total) => {
-                let committed = self.commit_all(&mut conns).await;
+                let committed = self.commit_all(&mut conns, "COMMIT").await;
                 // The status after the commits: out of the per-shard transactions.
                 total.status_from = conns.last().map(|(_, c)| c.status);
                 committed.map(|()| total)
@@ -428,12 +428,16 @@ impl Session {
 
     /// Commits each shard's transaction in order; a failure after a success is reported as a
     /// partial commit.
-    async fn commit_all(&mut self, conns: &mut [(usize, PooledConn)]) -> Result<(), FrontendError> {
+    async fn commit_all(
+        &mut self,
+        conns: &mut [(usize, PooledConn)],
+        commit_sql: &str,
+    ) -> Result<(), FrontendError> {
         let mut committed: Vec<String> = Vec::new();
         for i in 0..conns.len() {
             let name = conns[i].1.pool().name().to_string();
             let shard = conns[i].0;
-            match self.simple_on(&mut conns[i].1, "COMMIT").await {
+            match self.simple_on(&mut conns[i].1, commit_sql).await {
                 Ok(ok) => {
                     if let Some(g) = ok.last_gtid {
                         self.record_gtid(shard, g);
@@ -485,35 +489,45 @@ impl Session {
         if busy.is_empty() {
             return None;
         }
-        let mut conns: Vec<(usize, PooledConn)> = busy
-            .iter()
-            .filter_map(|s| self.others.remove(s).map(|c| (*s, c)))
-            .collect();
+        // The default shard first (where BEGIN ran), then the others; the statement as the
+        // client wrote it (COMMIT AND CHAIN, ROLLBACK RELEASE, ...).
+        let default = snapshot.registry.default_shard;
+        let mut conns: Vec<(usize, PooledConn)> = Vec::with_capacity(busy.len() + 1);
+        match self.checkout().await {
+            Ok(conn) => conns.push((default, conn)),
+            Err(e) => return Some(Err(e)),
+        }
+        conns.extend(
+            busy.iter()
+                .filter_map(|s| self.others.remove(s).map(|c| (*s, c))),
+        );
+        let sql = String::from_utf8_lossy(payload.get(1..).unwrap_or_default()).into_owned();
         let result = if commit {
-            self.commit_all(&mut conns).await
+            self.commit_all(&mut conns, &sql).await
         } else {
+            let mut first_err = None;
             for (_, conn) in conns.iter_mut() {
-                if self.simple_on(conn, "ROLLBACK").await.is_err() {
+                if let Err(e) = self.simple_on(conn, &sql).await {
                     conn.reusable = false;
+                    first_err.get_or_insert(e);
                 }
             }
-            Ok(())
+            first_err.map_or(Ok(()), Err)
         };
+        let status = conns.first().map(|(_, c)| c.status);
         for (shard, conn) in conns {
             self.put_shard_conn(snapshot, shard, conn);
         }
-        match result {
-            Ok(()) => Some(self.forward(payload, Expect::Results).await.map(|_| ())),
-            Err(e) => {
-                // The default shard's transaction ends too (nothing of it may survive).
-                if let Ok(mut conn) = self.checkout().await {
-                    let _ = self.simple_on(&mut conn, "ROLLBACK").await;
-                    self.status = conn.status;
-                    self.backend = Some(conn);
-                }
-                Some(Err(e))
-            }
+        if let Some(st) = status {
+            self.status = st;
         }
+        if let Err(e) = result {
+            return Some(Err(e));
+        }
+        let mut seq = self.reply_seq;
+        self.client
+            .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
+        Some(self.client.flush().await.map_err(FrontendError::Protocol))
     }
 
     /// Returns the other shards' connections (reset) at the end of the session.
