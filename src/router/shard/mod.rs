@@ -4,6 +4,8 @@ pub mod analyze;
 pub mod error;
 pub mod keys;
 pub mod plan;
+#[cfg(test)]
+mod review_tests;
 pub mod route;
 #[cfg(test)]
 mod tests;
