@@ -165,12 +165,7 @@ pub fn sharded_schema<'a>(
         return Ok(Some(s));
     }
     for schema in &topo.sharding.schemas {
-        let name = schema.name.as_bytes();
-        let named = sql.windows(name.len() + 1).enumerate().any(|(i, w)| {
-            w.starts_with(name)
-                && (w[name.len()] == b'.' || w[name.len()] == b'`')
-                && (i == 0 || !(sql[i - 1].is_ascii_alphanumeric() || sql[i - 1] == b'_'))
-        });
+        let named = qualifies(sql, schema.name.as_bytes());
         if named {
             return Err(ShardError::unsupported(
                 &[],
@@ -182,6 +177,47 @@ pub fn sharded_schema<'a>(
         }
     }
     Ok(None)
+}
+
+/// Is `name` (a word, plain or in backticks) followed by a `.` — with only whitespace or
+/// comments between, as MySQL allows — anywhere in `sql`?
+fn qualifies(sql: &[u8], name: &[u8]) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    let mut from = 0;
+    while let Some(pos) = sql
+        .get(from..)
+        .and_then(|rest| rest.windows(name.len()).position(|w| w == name))
+    {
+        let start = from + pos;
+        let mut end = start + name.len();
+        from = start + 1;
+        if start > 0 && word(sql[start - 1]) {
+            continue;
+        }
+        if sql.get(end).is_some_and(|b| word(*b)) {
+            continue;
+        }
+        if sql.get(end) == Some(&b'`') {
+            end += 1;
+        }
+        loop {
+            while sql.get(end).is_some_and(|b| b.is_ascii_whitespace()) {
+                end += 1;
+            }
+            if sql.get(end..end + 2) == Some(b"/*") {
+                match sql[end + 2..].windows(2).position(|w| w == b"*/") {
+                    Some(p) => end += 2 + p + 2,
+                    None => return true, // unterminated: be safe
+                }
+                continue;
+            }
+            break;
+        }
+        if sql.get(end) == Some(&b'.') {
+            return true;
+        }
+    }
+    false
 }
 
 /// Does the statement name any sharded or broadcast table of the schema (as a word)?

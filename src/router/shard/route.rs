@@ -59,7 +59,12 @@ pub fn plan(
     // Blocks other than the main one must each pin one slot, the same one.
     let mut pinned: Option<usize> = None;
     for c in &shape.nested {
-        match c.slots(rule, params)? {
+        let slots = if shape.unsure_precedence {
+            None
+        } else {
+            c.slots(rule, params)?
+        };
+        match slots {
             Some(s) if s.len() == 1 => {
                 let slot = s.into_iter().next().unwrap_or_default();
                 if pinned.is_some_and(|p| p != slot) {
@@ -86,7 +91,12 @@ pub fn plan(
     if let Some(ins) = &shape.insert {
         return insert(shape, ins, rule, schema, params);
     }
-    let mut slots = shape.top.slots(rule, params)?;
+    let top_slots = if shape.unsure_precedence {
+        None
+    } else {
+        shape.top.slots(rule, params)?
+    };
+    let mut slots = top_slots.clone();
     if let Some(p) = pinned {
         match &slots {
             Some(s) if s.len() == 1 && s.contains(&p) => {}
@@ -146,7 +156,7 @@ pub fn plan(
             })
         }
         StmtKind::Update | StmtKind::Delete => {
-            if shape.top.slots(rule, params)?.is_none() && !allow_full_scatter_writes {
+            if top_slots.is_none() && !allow_full_scatter_writes {
                 return Err(ShardError::FullScatterWrite {
                     statement: shape.kind.name(),
                     table: rule.name.clone(),

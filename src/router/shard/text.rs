@@ -127,6 +127,84 @@ pub fn expr_end(text: &str, start: usize, end: usize) -> usize {
     end
 }
 
+/// `start` moved back over prefix operators written before it (`-`, `+`, `~`, `!`, NOT,
+/// BINARY), which sqlparser's spans leave out.
+pub fn extend_start(sql: &str, start: usize) -> usize {
+    let mut at = start;
+    loop {
+        let head = sql[..at].trim_end();
+        if let Some(c) = head.chars().next_back()
+            && matches!(c, '-' | '+' | '~' | '!' | '(')
+        {
+            at = head.len() - 1;
+            continue;
+        }
+        let word_start = head
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphabetic())
+            .last()
+            .map(|(i, _)| i);
+        match word_start {
+            Some(w)
+                if ["NOT", "BINARY"]
+                    .iter()
+                    .any(|k| head[w..].eq_ignore_ascii_case(k)) =>
+            {
+                at = w
+            }
+            _ => return at,
+        }
+    }
+}
+
+/// Where the clause item starting at `start` ends: the next top-level `,` or unmatched `)`,
+/// or a clause keyword, outside quotes and parentheses.
+pub fn clause_end(sql: &str, start: usize) -> usize {
+    const STOP: [&str; 12] = [
+        "ASC", "DESC", "LIMIT", "HAVING", "ORDER", "WINDOW", "FOR", "LOCK", "INTO", "WITH", "FROM",
+        "UNION",
+    ];
+    let b = sql.as_bytes();
+    let (mut depth, mut quote, mut i) = (0usize, None::<u8>, start);
+    while i < b.len() {
+        let c = b[i];
+        match quote {
+            Some(q) if c == b'\\' && q != b'`' => i += 1,
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' | b'`' => quote = Some(c),
+                b'(' => depth += 1,
+                b')' if depth == 0 => return i,
+                b')' => depth -= 1,
+                b',' | b';' if depth == 0 => return i,
+                c if depth == 0
+                    && c.is_ascii_alphabetic()
+                    && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
+                {
+                    let word_end = b[i..]
+                        .iter()
+                        .position(|x| !(x.is_ascii_alphanumeric() || *x == b'_'))
+                        .map_or(b.len(), |p| i + p);
+                    if i > start
+                        && STOP
+                            .iter()
+                            .any(|k| sql[i..word_end].eq_ignore_ascii_case(k))
+                    {
+                        return i;
+                    }
+                    i = word_end;
+                    continue;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    b.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

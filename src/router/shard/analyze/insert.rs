@@ -3,6 +3,7 @@
 
 use sqlparser::ast::{Expr, Insert, ObjectName, OnInsert, SetExpr, Spanned};
 
+use super::super::text;
 use super::Walk;
 use super::constraint::{self, KeyLit};
 use super::tables::{self, Kind};
@@ -110,24 +111,21 @@ pub(super) fn shape(
         let (Some(first), Some(last)) = (row.first(), row.last()) else {
             return Err("an empty VALUES row".to_string());
         };
-        let (Some(start), Some(end)) = (
-            w.index.offset(first.span().start),
-            w.index.offset(last.span().end),
-        ) else {
+        let Some(start) = w.index.offset(first.span().start) else {
             return Err("a VALUES row whose position in the text is unknown".to_string());
         };
-        let end = super::super::text::expr_end(&w.shape.sql, start, end);
-        let open = w.shape.sql[..start].rfind('(');
-        let close = w.shape.sql[end..].find(')').map(|i| end + i + 1);
-        match (open, close) {
-            (Some(o), Some(c))
-                if w.shape.sql[o + 1..start].trim().is_empty()
-                    && w.shape.sql[end..c - 1].trim().is_empty() =>
-            {
-                rows.push((o, c))
-            }
-            _ => return Err("a VALUES row the router cannot delimit".to_string()),
+        let _ = last;
+        // The row's `(`: before its first value and any prefix operators; its `)`: the match.
+        let sql = &w.shape.sql;
+        let open = text::extend_start(sql, start);
+        if sql.as_bytes().get(open) != Some(&b'(') {
+            return Err("a VALUES row the router cannot delimit".to_string());
         }
+        let close = text::expr_end(sql, open, open + 1);
+        if close <= start || sql.as_bytes().get(close - 1) != Some(&b')') {
+            return Err("a VALUES row the router cannot delimit".to_string());
+        }
+        rows.push((open, close));
     }
     let span = match (rows.first(), rows.last()) {
         (Some(f), Some(l)) => Some((f.0, l.1)),

@@ -88,6 +88,9 @@ pub struct Shape {
     pub key_assignment: Option<Option<KeyLit>>,
     /// UPDATE/DELETE with ORDER BY or LIMIT.
     pub ordered_write: bool,
+    /// `||` or XOR appear: sqlparser's precedence differs from MySQL's, key conditions are
+    /// not used to narrow the targets.
+    pub unsure_precedence: bool,
 }
 
 /// Parses and analyses `sql` for `schema`.
@@ -129,10 +132,12 @@ pub fn analyze(sql: &str, schema: &ShardedSchema) -> Result<Shape, ShardError> {
             insert: None,
             key_assignment: None,
             ordered_write: false,
+            unsure_precedence: false,
         },
         aliases: BTreeSet::new(),
         top_query: None,
     };
+    walk.aliases = aliases(&stmt);
     match &stmt {
         Statement::Query(q) => {
             walk.top_query = Some(&**q as *const Query);
@@ -166,6 +171,17 @@ pub fn analyze(sql: &str, schema: &ShardedSchema) -> Result<Shape, ShardError> {
         } => {
             walk.shape.kind = StmtKind::Metadata;
             walk.relation(obj_name);
+            let subtables = walk.shape.sharded.iter().any(|t| match schema.table(t) {
+                TableKind::Sharded(rule) => rule.slots.iter().any(|s| s.physical != rule.name),
+                _ => false,
+            });
+            if subtables {
+                walk.shape.refusal = Some(
+                    "SHOW CREATE TABLE of a table split into sub-tables (the server would show a \
+                     sub-table's definition; use DESCRIBE or SHOW COLUMNS)"
+                        .to_string(),
+                );
+            }
         }
         _ => {
             let words: Vec<&str> = sql.split_whitespace().take(2).collect();
@@ -184,6 +200,28 @@ pub fn first_sharded_word(sql: &str, schema: &ShardedSchema) -> Option<String> {
     sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .find(|w| matches!(schema.table(w), TableKind::Sharded(_)))
         .map(str::to_string)
+}
+
+/// Every table alias of the statement (collected before the walk: the select list, which
+/// the walk meets first, may use aliases defined later in FROM).
+fn aliases(stmt: &Statement) -> BTreeSet<String> {
+    struct A(BTreeSet<String>);
+    impl Visitor for A {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, f: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
+            match f {
+                sqlparser::ast::TableFactor::Table { alias: Some(a), .. }
+                | sqlparser::ast::TableFactor::Derived { alias: Some(a), .. } => {
+                    self.0.insert(a.name.value.clone());
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut a = A(BTreeSet::new());
+    let _ = stmt.visit(&mut a);
+    a.0
 }
 
 /// Byte offsets of the `?` placeholders, in order.
@@ -221,6 +259,7 @@ struct Walk<'a> {
     shape: Shape,
     /// Every table alias of the statement.
     aliases: BTreeSet<String>,
+
     /// The statement's own query (a SELECT), told apart from nested ones.
     top_query: Option<*const Query>,
 }
@@ -335,10 +374,15 @@ impl Walk<'_> {
     /// The key constraint of a block; refuses sharded joins not on the key.
     fn block_constraint(&mut self, block: &Block<'_>) -> Constraint {
         let sharded: Vec<&str> = block.sharded().map(|(_, t)| t.name.as_str()).collect();
+        if block.outer_keeps_unsharded {
+            self.refuse_multi(
+                "an outer join keeping a broadcast or unsharded table's rows against a sharded table, across shards",
+            );
+        }
         if sharded.len() > 1 {
             if block.untyped_join {
                 self.refuse(
-                    "a JOIN ... USING or NATURAL JOIN of sharded tables (write ON a.key = b.key)",
+                    "a NATURAL JOIN of sharded tables (write ON a.key = b.key or USING (key))",
                 );
             } else if !block.keys_joined() {
                 self.refuse(format!(
@@ -381,6 +425,22 @@ impl Walk<'_> {
         if let Some(why) = shape.refusal.take() {
             return Err(ShardError::unsupported(&shape.sharded, why));
         }
+        let writes = matches!(
+            shape.kind,
+            StmtKind::Insert | StmtKind::Update | StmtKind::Delete
+        );
+        if writes && shape.insert.is_some() && !shape.nested.is_empty() {
+            return Err(ShardError::unsupported(
+                &shape.sharded,
+                "an INSERT with a subquery on a sharded table",
+            ));
+        }
+        if writes && !shape.sharded.is_empty() && !shape.top_sharded && shape.insert.is_none() {
+            return Err(ShardError::unsupported(
+                &shape.sharded,
+                "a write to a broadcast or unsharded table that reads a sharded table",
+            ));
+        }
         if !shape.sharded.is_empty() && (shape.unsharded || shape.other) {
             return Err(ShardError::unsupported(
                 &shape.sharded,
@@ -416,6 +476,14 @@ impl Visitor for Walk<'_> {
             Expr::Function(f) if f.over.is_some() => {
                 self.refuse_multi("a window function (OVER) across shards")
             }
+            // sqlparser reads `||` as concatenation and binds XOR tighter than AND; MySQL reads
+            // `||` as OR and XOR below AND. The tree's shape cannot be trusted for key
+            // conditions: no narrowing (the shards evaluate the text as MySQL does).
+            Expr::BinaryOp {
+                op:
+                    sqlparser::ast::BinaryOperator::StringConcat | sqlparser::ast::BinaryOperator::Xor,
+                ..
+            } => self.shape.unsure_precedence = true,
             _ => {}
         }
         ControlFlow::Continue(())
@@ -423,8 +491,19 @@ impl Visitor for Walk<'_> {
 
     fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
         let top = self.top_query == Some(q as *const Query);
-        if q.with.is_some() {
+        if let Some(with) = &q.with {
             self.refuse_multi("a WITH clause across shards");
+            for cte in &with.cte_tables {
+                if !matches!(
+                    self.schema.table(&cte.alias.name.value),
+                    TableKind::Unsharded
+                ) {
+                    self.refuse(format!(
+                        "a WITH clause naming {}, a sharded or broadcast table",
+                        cte.alias.name.value
+                    ));
+                }
+            }
         }
         self.body(&q.body, top);
         if top {

@@ -7,12 +7,14 @@ use sqlparser::ast::{
     FunctionArguments, GroupByExpr, LimitClause, OrderByKind, OrderBySort, Query, Select,
     SelectItem, Spanned, UnaryOperator, Value, Visit, Visitor,
 };
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
 use std::ops::ControlFlow;
 
 use super::super::plan::{
     AggKind, Aggregate, CompareOp, Expr as MExpr, Literal, MergeSpec, SortKey,
 };
-use super::super::text::{Edit, expr_end, keyword_before};
+use super::super::text::{Edit, clause_end, expr_end, extend_start, keyword_before};
 use super::Walk;
 
 /// Aggregates other than the five the merge recombines.
@@ -33,6 +35,13 @@ const OTHER_AGGREGATES: [&str; 14] = [
     "ANY_VALUE",
 ];
 
+/// Which a name means first: a select alias (ORDER BY) or a table column (GROUP BY, HAVING).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Prefer {
+    Alias,
+    Column,
+}
+
 struct Builder<'w, 'a> {
     w: &'w Walk<'a>,
     /// The projection's expressions and aliases (None for a wildcard).
@@ -40,6 +49,9 @@ struct Builder<'w, 'a> {
     wildcard: bool,
     hidden: Vec<String>,
     spec: MergeSpec,
+    /// Column names known to exist: used in the select list, WHERE or joins, or a sharding
+    /// key (lower case).
+    columns: std::collections::BTreeSet<String>,
 }
 
 pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, Vec<Edit>), String> {
@@ -63,6 +75,7 @@ pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, V
         items: Vec::new(),
         wildcard: false,
         hidden: Vec::new(),
+        columns: known_columns(w, s),
         spec: MergeSpec {
             distinct: matches!(s.distinct, Some(Distinct::Distinct)),
             ..MergeSpec::default()
@@ -101,7 +114,7 @@ pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, V
                 return Err("GROUP BY ... WITH ROLLUP across shards".into());
             }
             for e in exprs {
-                let col = b.column_for(e, true)?;
+                let col = b.column_for(e, true, Prefer::Column)?;
                 b.spec.group_by.push(col);
             }
         }
@@ -139,7 +152,7 @@ pub(super) fn merge(w: &Walk<'_>, q: &Query, s: &Select) -> Result<(MergeSpec, V
                 Some(_) => return Err("ORDER BY ... USING across shards".into()),
             };
             let before = b.hidden.len();
-            let column = b.column_for(&o.expr, !grouped)?;
+            let column = b.column_for(&o.expr, true, Prefer::Alias)?;
             if b.spec.distinct && b.hidden.len() > before {
                 return Err(
                     "SELECT DISTINCT ordered by an expression it does not select, across shards"
@@ -223,9 +236,62 @@ impl Builder<'_, '_> {
             .ok_or_else(|| "an expression the router cannot delimit".to_string())
     }
 
+    /// The source text of `e`, checked by parsing it again: sqlparser's spans miss prefix
+    /// operators and some suffixes, so a few candidate ranges are tried and the one that parses
+    /// back to the same expression wins; none does → refused (never a changed expression).
     fn text(&self, e: &Expr) -> Result<String, String> {
-        let (s, end) = self.range(e)?;
-        Ok(self.w.shape.sql[s..end].to_string())
+        let sql = &self.w.shape.sql;
+        let (start, end) = self.range(e)?;
+        let starts = [start, extend_start(sql, start)];
+        let ends = [end, clause_end(sql, start)];
+        for s in starts {
+            for en in ends {
+                let Some(text) = sql.get(s..en) else { continue };
+                let text = text.trim();
+                if text.is_empty() {
+                    continue;
+                }
+                let parsed = Parser::new(&MySqlDialect {})
+                    .try_with_sql(text)
+                    .and_then(|mut p| p.parse_expr());
+                if parsed.is_ok_and(|p| &p == e) {
+                    if self.names_sharded_table(e) {
+                        return Err(format!(
+                            "a helper column copied from `{text}`, qualified with a sharded table's name, across shards (use an alias)"
+                        ));
+                    }
+                    return Ok(text.to_string());
+                }
+            }
+        }
+        Err(
+            "an expression the router cannot copy into each shard's statement, across shards"
+                .into(),
+        )
+    }
+
+    /// Does `e` qualify a column with a sharded table's own name (renamed per slot)?
+    fn names_sharded_table(&self, e: &Expr) -> bool {
+        struct Q<'a>(&'a Walk<'a>, bool);
+        impl Visitor for Q<'_> {
+            type Break = ();
+            fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+                if let Expr::CompoundIdentifier(parts) = e
+                    && parts.len() >= 2
+                {
+                    let t = &parts[parts.len() - 2].value;
+                    if !self.0.aliases.contains(t)
+                        && matches!(self.0.schema.table(t), crate::config::TableKind::Sharded(_))
+                    {
+                        self.1 = true;
+                    }
+                }
+                ControlFlow::Continue(())
+            }
+        }
+        let mut q = Q(self.w, false);
+        let _ = e.visit(&mut q);
+        q.1
     }
 
     /// Index a hidden column will have.
@@ -264,7 +330,7 @@ impl Builder<'_, '_> {
 
     /// The column holding `e`: a select-list position, alias or equal expression, else a
     /// hidden column appended for it.
-    fn column_for(&mut self, e: &Expr, positional: bool) -> Result<usize, String> {
+    fn column_for(&mut self, e: &Expr, positional: bool, prefer: Prefer) -> Result<usize, String> {
         if positional
             && let Expr::Value(v) = e
             && let Value::Number(n, _) = &v.value
@@ -278,13 +344,32 @@ impl Builder<'_, '_> {
                 .filter(|i| *i < self.items.len())
                 .ok_or_else(|| "a column position out of range".into());
         }
-        for (i, item) in self.items.iter().enumerate() {
-            let Some((ie, alias)) = item else { continue };
-            if let (Expr::Identifier(id), Some(a)) = (e, alias)
-                && id.value.eq_ignore_ascii_case(a)
-            {
+        // ORDER BY looks at select aliases first; GROUP BY and HAVING look at table columns
+        // first, which the router does not know: a name that is an alias of another
+        // expression and also used as a column elsewhere is ambiguous to it.
+        let alias_hit = self.items.iter().position(|item| {
+            matches!((e, item), (Expr::Identifier(id), Some((_, Some(a)))) if id.value.eq_ignore_ascii_case(a))
+        });
+        if let Some(i) = alias_hit {
+            let Some((ie, _)) = self.items[i] else {
+                return Ok(i);
+            };
+            let plain = matches!(ie, Expr::Identifier(x) if matches!(e, Expr::Identifier(y) if x.value.eq_ignore_ascii_case(&y.value)));
+            if prefer == Prefer::Alias || plain {
                 return Ok(i);
             }
+            if let Expr::Identifier(id) = e
+                && self.columns.contains(&id.value.to_ascii_lowercase())
+            {
+                return Err(format!(
+                    "GROUP BY/HAVING on {}, which is both a select alias and a column name, across shards (rename the alias)",
+                    id.value
+                ));
+            }
+            return Ok(i);
+        }
+        for (i, item) in self.items.iter().enumerate() {
+            let Some((ie, _)) = item else { continue };
             if same_expr(e, ie) {
                 return Ok(i);
             }
@@ -353,7 +438,7 @@ impl Builder<'_, '_> {
             },
             Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Function(_) => {
                 let before = self.hidden.len();
-                let col = self.column_for(e, false)?;
+                let col = self.column_for(e, false, Prefer::Column)?;
                 let is_group_or_agg = self.spec.group_by.contains(&col)
                     || self.spec.aggregates.iter().any(|a| a.column == col);
                 if !is_group_or_agg && self.hidden.len() > before {
@@ -419,10 +504,21 @@ fn aggregate(e: &Expr) -> Result<Option<(&'static str, Option<&Expr>)>, String> 
 
 /// Does `e` call an aggregate function anywhere inside?
 fn contains_aggregate(e: &Expr) -> bool {
-    struct Find(bool);
+    struct Find(bool, usize);
     impl Visitor for Find {
         type Break = ();
+        fn pre_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.1 += 1;
+            ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _: &Query) -> ControlFlow<()> {
+            self.1 -= 1;
+            ControlFlow::Continue(())
+        }
         fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            if self.1 > 0 {
+                return ControlFlow::Continue(());
+            }
             if let Expr::Function(f) = e
                 && f.over.is_none()
                 && let Some(n) = f.name.0.last().and_then(|p| p.as_ident())
@@ -438,7 +534,7 @@ fn contains_aggregate(e: &Expr) -> bool {
             ControlFlow::Continue(())
         }
     }
-    let mut f = Find(false);
+    let mut f = Find(false, 0);
     let _ = e.visit(&mut f);
     f.0
 }
@@ -459,6 +555,36 @@ fn same_expr(a: &Expr, b: &Expr) -> bool {
             | (Expr::CompoundIdentifier(_), Expr::Identifier(_))
     ) && last(a).is_some()
         && last(a) == last(b)
+}
+
+/// Column names the block certainly has: those its select list, WHERE and joins use, and
+/// the sharding keys of the schema's tables.
+fn known_columns(w: &Walk<'_>, s: &Select) -> std::collections::BTreeSet<String> {
+    struct C(std::collections::BTreeSet<String>);
+    impl Visitor for C {
+        type Break = ();
+        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+            match e {
+                Expr::Identifier(i) => {
+                    self.0.insert(i.value.to_ascii_lowercase());
+                }
+                Expr::CompoundIdentifier(p) => {
+                    if let Some(i) = p.last() {
+                        self.0.insert(i.value.to_ascii_lowercase());
+                    }
+                }
+                _ => {}
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut c = C(w.schema.tables.iter().map(|t| t.key.clone()).collect());
+    for item in &s.projection {
+        let _ = item.visit(&mut c);
+    }
+    let _ = s.selection.visit(&mut c);
+    let _ = s.from.visit(&mut c);
+    c.0
 }
 
 fn number(e: &Expr) -> Option<u64> {

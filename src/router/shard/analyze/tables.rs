@@ -37,8 +37,13 @@ pub struct Block<'q> {
     pub filters: Vec<&'q Expr>,
     /// Every ON condition (any join type), for key-join checks.
     pub joins: Vec<&'q Expr>,
-    /// A USING / NATURAL join (its columns are not checked): joins must use ON.
+    /// A NATURAL join (its columns are not known): joins must use ON or USING.
     pub untyped_join: bool,
+    /// `USING (cols)` joins: the tables joined (indexes) and the column names.
+    pub using: Vec<(std::ops::Range<usize>, Vec<String>)>,
+    /// An outer join that keeps the rows of a broadcast/unsharded table against a sharded
+    /// one: run per slot, those rows would come back once per slot.
+    pub outer_keeps_unsharded: bool,
 }
 
 pub fn kind_of(schema: &ShardedSchema, qualified: Option<&str>, name: &str) -> Kind {
@@ -57,9 +62,32 @@ pub fn collect<'q>(schema: &ShardedSchema, from: &'q [TableWithJoins], block: &m
     for twj in from {
         add_factor(schema, &twj.relation, block);
         for join in &twj.joins {
+            let before = block.tables.len();
             add_factor(schema, &join.relation, block);
+            let after = block.tables.len();
+            let sharded =
+                |r: std::ops::Range<usize>| block.tables[r].iter().any(|t| t.kind == Kind::Sharded);
+            let other =
+                |r: std::ops::Range<usize>| block.tables[r].iter().any(|t| t.kind != Kind::Sharded);
+            let (left, right) = (0..before, before..after);
+            let keeps = match &join.join_operator {
+                JoinOperator::Left(_) | JoinOperator::LeftOuter(_) => {
+                    other(left.clone()) && sharded(right.clone())
+                }
+                JoinOperator::Right(_) | JoinOperator::RightOuter(_) => {
+                    other(right.clone()) && sharded(left.clone())
+                }
+                JoinOperator::FullOuter(_) => {
+                    (other(left.clone()) && sharded(right.clone()))
+                        || (other(right.clone()) && sharded(left.clone()))
+                }
+                _ => false,
+            };
+            block.outer_keeps_unsharded |= keeps;
             let (constraint, inner) = match &join.join_operator {
-                JoinOperator::Join(c) | JoinOperator::Inner(c) => (Some(c), true),
+                JoinOperator::Join(c) | JoinOperator::Inner(c) | JoinOperator::StraightJoin(c) => {
+                    (Some(c), true)
+                }
                 JoinOperator::CrossJoin(c) => (Some(c), true),
                 JoinOperator::Left(c)
                 | JoinOperator::LeftOuter(c)
@@ -76,6 +104,14 @@ pub fn collect<'q>(schema: &ShardedSchema, from: &'q [TableWithJoins], block: &m
                     }
                 }
                 Some(JoinConstraint::None) => {}
+                Some(JoinConstraint::Using(cols)) => {
+                    let names = cols
+                        .iter()
+                        .filter_map(|c| c.0.last().and_then(|p| p.as_ident()))
+                        .map(|i| i.value.to_ascii_lowercase())
+                        .collect();
+                    block.using.push((before..after, names));
+                }
                 _ => block.untyped_join = true,
             }
         }
@@ -114,7 +150,27 @@ fn add_factor<'q>(schema: &ShardedSchema, factor: &'q TableFactor, block: &mut B
         }
         TableFactor::NestedJoin {
             table_with_joins, ..
-        } => collect(schema, std::slice::from_ref(&**table_with_joins), block),
+        } => {
+            // `a LEFT JOIN (b JOIN c ON ...)`: the inner ON conditions may sit on the nullable
+            // side of an outer join, so they join tables but never filter the block's rows.
+            let mut inner = Block::default();
+            collect(
+                schema,
+                std::slice::from_ref(&**table_with_joins),
+                &mut inner,
+            );
+            let offset = block.tables.len();
+            block.tables.extend(inner.tables);
+            block.joins.extend(inner.joins);
+            block.untyped_join |= inner.untyped_join;
+            block.outer_keeps_unsharded |= inner.outer_keeps_unsharded;
+            block.using.extend(
+                inner
+                    .using
+                    .into_iter()
+                    .map(|(r, c)| (r.start + offset..r.end + offset, c)),
+            );
+        }
         _ => block.tables.push(other()),
     }
 }
@@ -207,6 +263,23 @@ impl Block<'_> {
             {
                 let (ra, rb) = (find(&mut parent, a), find(&mut parent, b));
                 parent[ra] = rb;
+            }
+        }
+        // `JOIN t USING (key)`: t's key equals the same-named key of every table before it.
+        for (joined, cols) in &self.using {
+            for j in joined.clone() {
+                let Some(key) = self.tables[j].key.clone() else {
+                    continue;
+                };
+                if !cols.contains(&key) {
+                    continue;
+                }
+                for i in 0..joined.start {
+                    if self.tables[i].key.as_deref() == Some(key.as_str()) {
+                        let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
+                        parent[ri] = rj;
+                    }
+                }
             }
         }
         let mut roots = self.sharded().map(|(i, _)| i).collect::<Vec<_>>();
