@@ -465,3 +465,42 @@ fn a_commit_that_fails_on_one_shard_is_reported_as_partial() {
         vec![3]
     );
 }
+
+#[test]
+fn prepared_scatter_reads_equal_text_ones() {
+    let (proxy, _s0, _s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    let mut values = Vec::new();
+    for id in 1..=30i64 {
+        values.push(format!(
+            "({id}, {}, {}.25, '{}')",
+            id % 5,
+            id * 7 % 13,
+            if id % 2 == 0 { "a" } else { "b" }
+        ));
+    }
+    c.query_drop(format!(
+        "INSERT INTO orders (id, user_id, amount, status) VALUES {}",
+        values.join(", ")
+    ))
+    .expect("insert");
+    type Row4 = (i64, i64, String, String);
+    let text: Vec<Row4> = c
+        .query("SELECT id, user_id, amount, status FROM orders WHERE user_id IN (1, 2, 3) ORDER BY amount DESC, id LIMIT 4")
+        .expect("text");
+    let stmt = c
+        .prep("SELECT id, user_id, amount, status FROM orders WHERE user_id IN (?, ?, ?) ORDER BY amount DESC, id LIMIT 4")
+        .expect("prepare");
+    let bin: Vec<Row4> = c.exec(&stmt, (1i64, 2i64, 3i64)).expect("execute");
+    assert_eq!(bin, text);
+    assert_eq!(bin.len(), 4);
+    let text: Vec<(String, i64, String, String)> = c
+        .query("SELECT status, COUNT(*), SUM(amount), AVG(amount) FROM orders WHERE id > 3 GROUP BY status ORDER BY status")
+        .expect("text");
+    let stmt = c
+        .prep("SELECT status, COUNT(*), SUM(amount), AVG(amount) FROM orders WHERE id > ? GROUP BY status ORDER BY status")
+        .expect("prepare");
+    let bin: Vec<(String, i64, String, String)> = c.exec(&stmt, (3i64,)).expect("execute");
+    assert_eq!(bin, text);
+    assert_eq!(bin.len(), 2);
+}

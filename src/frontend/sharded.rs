@@ -58,7 +58,7 @@ impl Session {
                 }
                 result.map(|_| ())
             }
-            ShardedKind::Scatter(spec) => self.scatter(snapshot, &plan, spec).await,
+            ShardedKind::Scatter(spec) => self.scatter(snapshot, &plan, spec, None).await,
             ShardedKind::MultiWrite | ShardedKind::BroadcastWrite => {
                 self.multi_write(snapshot, &plan, None).await
             }
@@ -144,11 +144,12 @@ impl Session {
     }
 
     /// A read over several shards, merged.
-    async fn scatter(
+    pub(super) async fn scatter(
         &mut self,
         snapshot: &Arc<Snapshot>,
         plan: &ShardedPlan,
         spec: &MergeSpec,
+        prepared: Option<&PreparedExec<'_>>,
     ) -> Result<(), FrontendError> {
         let in_txn = self.in_transaction();
         let mut leases = Vec::new();
@@ -199,6 +200,19 @@ impl Session {
                 }
             }
         }
+        // A prepared statement: each connection executes its own copy (prepared lazily).
+        let mut executes: Vec<Vec<u8>> = Vec::new();
+        if let (None, Some(p)) = (&failure, prepared) {
+            for (conn, t) in conns.iter_mut().zip(&plan.targets) {
+                match p.execute_packet(conn, &t.sql).await {
+                    Ok(body) => executes.push(body),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
         let result = match failure {
             Some(e) => Err(e),
             None => {
@@ -216,7 +230,10 @@ impl Session {
                     &mut self.client,
                     seq,
                     &mut refs,
-                    scatter::Command::Text(&sqls),
+                    match prepared {
+                        None => scatter::Command::Text(&sqls),
+                        Some(_) => scatter::Command::Binary(&executes),
+                    },
                     spec,
                     deprecate_eof,
                 )
@@ -308,7 +325,7 @@ impl Session {
         &mut self,
         snapshot: &Arc<Snapshot>,
         plan: &ShardedPlan,
-        prepared: Option<&PreparedWrite<'_>>,
+        prepared: Option<&PreparedExec<'_>>,
     ) -> Result<(), FrontendError> {
         let in_txn = self.in_transaction();
         let mut shards: Vec<usize> = Vec::new();
@@ -385,7 +402,7 @@ impl Session {
         &mut self,
         plan: &ShardedPlan,
         conns: &mut [(usize, PooledConn)],
-        prepared: Option<&PreparedWrite<'_>>,
+        prepared: Option<&PreparedExec<'_>>,
     ) -> Result<Totals, FrontendError> {
         let mut total = Totals::default();
         let broadcast = plan.kind == ShardedKind::BroadcastWrite;
@@ -543,15 +560,41 @@ impl Session {
     }
 }
 
-/// A prepared write run on several targets: each connection prepares the target's text
+/// A prepared statement run on several targets: each connection prepares the target's text
 /// (lazily, cached per connection) and executes it with the client's parameters.
-pub(super) struct PreparedWrite<'a> {
+pub(super) struct PreparedExec<'a> {
     pub payload: &'a [u8],
     pub params: u16,
     pub types: &'a [u8],
 }
 
-impl PreparedWrite<'_> {
+impl PreparedExec<'_> {
+    /// The client's execute, addressed to `sql` prepared on `conn` (prepared now if needed).
+    async fn execute_packet(
+        &self,
+        conn: &mut PooledConn,
+        sql: &str,
+    ) -> Result<Vec<u8>, FrontendError> {
+        use crate::backend::statements::{Prepared, execute_for};
+        let name = conn.pool().name().to_string();
+        let text: Arc<[u8]> = Arc::from(sql.as_bytes());
+        let stmt = match conn.prepared(&text).await {
+            Ok(Prepared::Ready(s)) if s.params == self.params => s,
+            Ok(Prepared::Ready(_)) => return Err(FrontendError::BadExecute { id: 0 }),
+            Ok(Prepared::Refused(p)) => return Err(FrontendError::BackendReply(p)),
+            Err(source) => {
+                return Err(ExecError::Lost {
+                    backend: name,
+                    source,
+                    partial: false,
+                }
+                .into());
+            }
+        };
+        execute_for(self.payload, stmt.id, stmt.params, self.types)
+            .ok_or(FrontendError::BadExecute { id: 0 })
+    }
+
     async fn run(&self, conn: &mut PooledConn, sql: &str) -> Result<WriteOk, FrontendError> {
         use crate::backend::statements::{Prepared, execute_for};
         let name = conn.pool().name().to_string();

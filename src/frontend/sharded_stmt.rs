@@ -77,12 +77,28 @@ impl Session {
             plan.kind,
             ShardedKind::MultiWrite | ShardedKind::BroadcastWrite
         ) {
-            let write = super::sharded::PreparedWrite {
+            let write = super::sharded::PreparedExec {
                 payload,
                 params: params_count,
                 types: &types,
             };
             return self.multi_write(&snapshot, &plan, Some(&write)).await;
+        }
+        if let ShardedKind::Scatter(spec) = &plan.kind {
+            let cursor = payload.get(5).is_some_and(|f| f & 0x07 != 0);
+            if cursor {
+                return Err(ShardError::unsupported(
+                    &shape.sharded,
+                    "a cursor over a prepared statement that spans several shards",
+                )
+                .into());
+            }
+            let read = super::sharded::PreparedExec {
+                payload,
+                params: params_count,
+                types: &types,
+            };
+            return self.scatter(&snapshot, &plan, spec, Some(&read)).await;
         }
         if plan.kind != ShardedKind::Single {
             return Err(ShardError::unsupported(
