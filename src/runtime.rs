@@ -1,7 +1,7 @@
 //! Shared proxy state: the current config snapshot with its backends (atomically swappable),
 //! plus what outlives a snapshot (RSA key, caching_sha2 cache, connection counters).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +21,9 @@ pub struct Snapshot {
 }
 
 /// Everything sessions share.
+/// A table's text columns (lower-case name) and their collation ids.
+pub type TableCollations = Arc<Vec<(String, u16)>>;
+
 pub struct Proxy {
     snapshot: ArcSwap<Snapshot>,
     pub rsa: RsaKeys,
@@ -30,6 +33,9 @@ pub struct Proxy {
     sha2_cache: Mutex<HashSet<[u8; 32]>>,
     next_connection_id: AtomicU32,
     pub clients: AtomicUsize,
+    /// Text columns' real collations per (schema, physical table), looked up once in
+    /// information_schema for scatter merges (column definitions do not carry them).
+    pub column_collations: Mutex<HashMap<(String, String), TableCollations>>,
 }
 
 impl Proxy {
@@ -49,6 +55,7 @@ impl Proxy {
             server_version,
             sha2_cache: Mutex::new(HashSet::new()),
             next_connection_id: AtomicU32::new(1),
+            column_collations: Mutex::new(HashMap::new()),
             clients: AtomicUsize::new(0),
         })
     }

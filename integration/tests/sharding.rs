@@ -21,6 +21,7 @@ const RULES: &str = "
         - { name: orders, key: user_id, algorithm: mod, sub_tables: 4, placement: [{ shard: s0, sub_tables: \"0-1\" }, { shard: s1, sub_tables: \"2-3\" }] }
         - { name: order_items, key: user_id, algorithm: mod, sub_tables: 4, placement: [{ shard: s0, sub_tables: \"0-1\" }, { shard: s1, sub_tables: \"2-3\" }] }
         - { name: events, key: id, algorithm: range, shards: [s0, s1], ranges: [{ to: 100, slot: 0 }, { from: 100, slot: 1 }] }
+        - { name: labels, key: id, algorithm: mod, shards: [s0, s1] }
 ";
 
 fn backend(addr: &str) -> Conn {
@@ -60,6 +61,11 @@ fn setup() -> (Proxy, Conn, Conn, String) {
             "CREATE TABLE {db}.countries (code CHAR(2) PRIMARY KEY, name VARCHAR(32))"
         ))
         .expect("countries");
+        conn.query_drop(format!(
+            "CREATE TABLE {db}.labels (id BIGINT PRIMARY KEY, cs VARCHAR(16) COLLATE utf8mb4_bin, \
+             ci VARCHAR(16) COLLATE utf8mb4_general_ci) DEFAULT CHARSET utf8mb4"
+        ))
+        .expect("labels");
     }
     let proxy = Proxy::start(ProxyOpts {
         sharding: Some(RULES.replace("DBNAME", db)),
@@ -274,15 +280,16 @@ fn transactions_span_shards() {
         vec![0]
     );
     // Broadcast writes reach every shard.
-    c.query_drop("INSERT INTO countries (code, name) VALUES ('fr', 'France')")
+    c.query_drop("INSERT INTO countries (code, name) VALUES ('fr', 'France'), ('de', 'Germany')")
         .expect("broadcast");
+    assert_eq!(c.affected_rows(), 2, "one shard's count, not the sum");
     assert_eq!(
         ids(&mut s0, &format!("SELECT COUNT(*) FROM {db}.countries")),
-        vec![1]
+        vec![2]
     );
     assert_eq!(
         ids(&mut s1, &format!("SELECT COUNT(*) FROM {db}.countries")),
-        vec![1]
+        vec![2]
     );
 }
 
@@ -503,4 +510,43 @@ fn prepared_scatter_reads_equal_text_ones() {
     let bin: Vec<(String, i64, String, String)> = c.exec(&stmt, (3i64,)).expect("execute");
     assert_eq!(bin, text);
     assert_eq!(bin.len(), 2);
+}
+
+#[test]
+fn scatter_merges_follow_each_column_s_own_collation() {
+    let (proxy, _s0, _s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    c.query_drop(
+        "INSERT INTO labels (id, cs, ci) VALUES (1, 'b', 'b'), (2, 'B', 'B'), (3, 'a', 'a'), (4, 'A', 'A'), (5, 'a', 'a ')",
+    )
+    .expect("insert");
+    // utf8mb4_bin: 'A' < 'B' < 'a' < 'b', and 'a' <> 'A' (the column definitions say
+    // utf8mb4_general_ci for both columns; the proxy must use the column's real collation).
+    let cs: Vec<String> = c
+        .query("SELECT cs FROM labels ORDER BY cs, id")
+        .expect("order cs");
+    assert_eq!(cs, vec!["A", "B", "a", "a", "b"]);
+    let groups: Vec<(String, i64)> = c
+        .query("SELECT cs, COUNT(*) FROM labels GROUP BY cs ORDER BY cs")
+        .expect("group cs");
+    assert_eq!(
+        groups,
+        vec![
+            ("A".into(), 1),
+            ("B".into(), 1),
+            ("a".into(), 2),
+            ("b".into(), 1)
+        ]
+    );
+    let distinct: Vec<String> = c
+        .query("SELECT DISTINCT cs FROM labels ORDER BY cs")
+        .expect("distinct cs");
+    assert_eq!(distinct.len(), 4);
+    // general_ci: 'a' = 'A' = 'a ' (PAD SPACE), one group of three.
+    let groups: Vec<i64> = c
+        .query("SELECT COUNT(*) FROM labels GROUP BY ci ORDER BY ci")
+        .expect("group ci");
+    assert_eq!(groups, vec![3, 2]);
+    let top: Option<String> = c.query_first("SELECT MAX(cs) FROM labels").expect("max");
+    assert_eq!(top.as_deref(), Some("b"));
 }

@@ -20,6 +20,7 @@ use tokio::net::TcpStream;
 
 use self::shard::{Header, Shard};
 use super::ExecError;
+use super::merge::column::ColumnCollations;
 use super::merge::ordered::RowOrder;
 use super::merge::{ColumnDef, MergeError, Row};
 use crate::backend::connection::BackendConn;
@@ -88,6 +89,7 @@ pub async fn scatter_query(
     conns: &mut [(&str, &mut BackendConn)],
     command: Command<'_>,
     spec: &MergeSpec,
+    collations: &ColumnCollations,
     deprecate_eof: bool,
 ) -> Result<ScatterOutcome, ExecError> {
     let binary = command.is_binary();
@@ -123,7 +125,7 @@ pub async fn scatter_query(
     };
     let result = match send_error {
         Some(e) => Err(e),
-        None => run.execute(&mut shards, spec).await,
+        None => run.execute(&mut shards, spec, collations).await,
     };
     if result.is_err() {
         // Replies not read to their end leave their connections unusable.
@@ -155,6 +157,7 @@ impl Run<'_> {
         &mut self,
         shards: &mut [Shard<'_>],
         spec: &MergeSpec,
+        collations: &ColumnCollations,
     ) -> Result<ScatterOutcome, ExecError> {
         let mut first_err: Option<Bytes> = None;
         let mut defs: Option<Vec<Bytes>> = None;
@@ -203,7 +206,10 @@ impl Run<'_> {
             .map(|d| ColumnDef::parse(d))
             .collect::<Result<Vec<_>, _>>()
         {
-            Ok(c) if spec.visible <= c.len() && spec.visible > 0 => c,
+            Ok(mut c) if spec.visible <= c.len() && spec.visible > 0 => {
+                collations.apply(&mut c, &spec.sources);
+                c
+            }
             Ok(c) => {
                 let e = MergeError::NoSuchColumn {
                     index: spec.visible,

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use super::FrontendError;
 use super::session::Session;
 use crate::backend::pool::PooledConn;
+use crate::backend::query::QueryResult;
+use crate::executor::merge::column::ColumnCollations;
 use crate::executor::multiwrite::{self, WriteOk};
 use crate::executor::passthrough::{self, Outcome};
 use crate::executor::{ExecError, scatter};
@@ -200,6 +202,10 @@ impl Session {
                 }
             }
         }
+        let collations = match &failure {
+            None => self.column_collations(&mut conns, plan).await,
+            Some(_) => ColumnCollations::default(),
+        };
         // A prepared statement: each connection executes its own copy (prepared lazily).
         let mut executes: Vec<Vec<u8>> = Vec::new();
         if let (None, Some(p)) = (&failure, prepared) {
@@ -235,6 +241,7 @@ impl Session {
                         Some(_) => scatter::Command::Binary(&executes),
                     },
                     spec,
+                    &collations,
                     deprecate_eof,
                 )
                 .await
@@ -289,6 +296,66 @@ impl Session {
             return Ok(None);
         }
         Ok(Some((lease, conn)))
+    }
+
+    /// The real collations of the text columns of the tables a scatter reads, from
+    /// information_schema (once per table, cached by the proxy), looked up on the idle target
+    /// connections before the statements go out. A table that cannot be looked up stays
+    /// unknown: the merge then refuses to compare its text columns.
+    async fn column_collations(
+        &self,
+        conns: &mut [PooledConn],
+        plan: &ShardedPlan,
+    ) -> ColumnCollations {
+        let mut out = ColumnCollations::default();
+        let Some(schema) = self.schema.clone() else {
+            return out;
+        };
+        for (conn, t) in conns.iter_mut().zip(&plan.targets) {
+            for table in &t.tables {
+                let key = (schema.clone(), table.clone());
+                let cached = self
+                    .proxy
+                    .column_collations
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(&key).cloned());
+                let columns = match cached {
+                    Some(c) => c,
+                    None => {
+                        let quote = |s: &str| s.replace('\\', "\\\\").replace('\'', "''");
+                        let sql = format!(
+                            "SELECT c.COLUMN_NAME, l.ID FROM information_schema.COLUMNS c \
+                             JOIN information_schema.COLLATIONS l ON l.COLLATION_NAME = c.COLLATION_NAME \
+                             WHERE c.TABLE_SCHEMA = '{}' AND c.TABLE_NAME = '{}'",
+                            quote(&schema),
+                            quote(table)
+                        );
+                        let Ok(QueryResult::Rows(rows)) = conn.query_rows(&sql).await else {
+                            continue;
+                        };
+                        let found: Vec<(String, u16)> = rows
+                            .rows
+                            .iter()
+                            .filter_map(|r| {
+                                let name = r.first()?.as_ref()?.to_ascii_lowercase();
+                                let id = r.get(1)?.as_ref()?.parse().ok()?;
+                                Some((name, id))
+                            })
+                            .collect();
+                        let found = Arc::new(found);
+                        if let Ok(mut m) = self.proxy.column_collations.lock() {
+                            m.insert(key, Arc::clone(&found));
+                        }
+                        found
+                    }
+                };
+                for (name, id) in columns.iter() {
+                    out.by_column.insert((table.clone(), name.clone()), *id);
+                }
+            }
+        }
+        out
     }
 
     /// The session's connection to any shard (the default one included), taken out.

@@ -47,6 +47,9 @@ pub mod flags {
 /// The `decimals` value of a column whose values have no fixed number of fraction digits.
 pub const NOT_FIXED_DEC: u8 = 31;
 
+/// A collation id no collation has: the column's real collation is not known.
+pub const UNKNOWN_COLLATION: u16 = 0;
+
 /// One column definition (protocol 4.1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnDef {
@@ -54,6 +57,10 @@ pub struct ColumnDef {
     pub raw: Vec<u8>,
     /// The column's name (alias) in the select list.
     pub name: String,
+    /// The physical table and column a plain column reference comes from (empty for
+    /// expressions).
+    pub org_table: String,
+    pub org_name: String,
     /// Character set / collation id of the values as sent.
     pub collation: u16,
     pub length: u32,
@@ -67,11 +74,14 @@ impl ColumnDef {
     pub fn parse(payload: &[u8]) -> Result<Self, MergeError> {
         let bad = |_| MergeError::Malformed("bad column definition");
         let mut r = Reader::new(payload);
-        let mut name = &[][..];
+        let (mut name, mut org_table, mut org_name) = (&[][..], &[][..], &[][..]);
         for i in 0..6 {
             let field = r.lenenc_bytes().map_err(bad)?;
-            if i == 4 {
-                name = field;
+            match i {
+                3 => org_table = field,
+                4 => name = field,
+                5 => org_name = field,
+                _ => {}
             }
         }
         if r.lenenc_int().map_err(bad)? < 0x0c {
@@ -85,6 +95,8 @@ impl ColumnDef {
         Ok(ColumnDef {
             raw: payload.to_vec(),
             name: String::from_utf8_lossy(name).into_owned(),
+            org_table: String::from_utf8_lossy(org_table).into_owned(),
+            org_name: String::from_utf8_lossy(org_name).into_owned(),
             collation,
             length,
             column_type,
@@ -113,6 +125,79 @@ impl ColumnDef {
                 | types::FLOAT
                 | types::DOUBLE
         )
+    }
+}
+
+/// Text column types (their order and equality follow a collation).
+pub fn is_text_type(column_type: u8) -> bool {
+    matches!(
+        column_type,
+        types::VARCHAR
+            | types::VAR_STRING
+            | types::STRING
+            | types::TINY_BLOB
+            | 0xFA
+            | 0xFB
+            | types::BLOB
+            | types::ENUM
+            | types::SET
+            | types::JSON
+    )
+}
+
+/// The real collation of table columns. Column definitions carry the result character set's
+/// default collation, not the column's (a `utf8mb4_bin` column arrives as 45,
+/// utf8mb4_general_ci), so the proxy looks the columns up in information_schema.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnCollations {
+    /// (physical table, lower-case column name) → collation id.
+    pub by_column: std::collections::HashMap<(String, String), u16>,
+}
+
+impl ColumnCollations {
+    /// The one collation every looked-up text column has, if they agree.
+    fn uniform(&self) -> Option<u16> {
+        let mut ids = self.by_column.values();
+        let first = *ids.next()?;
+        ids.all(|id| *id == first).then_some(first)
+    }
+
+    /// Sets each text column's collation to its real one. An expression's collation derives
+    /// from its inputs: known only when every looked-up column has the collation the server
+    /// reported; otherwise it becomes [`UNKNOWN_COLLATION`] (the merge refuses to compare it).
+    pub fn apply(&self, columns: &mut [ColumnDef], sources: &[(usize, String)]) {
+        let uniform = self.uniform();
+        for col in columns.iter_mut() {
+            if !is_text_type(col.column_type) || col.collation == 63 {
+                continue;
+            }
+            let key = (col.org_table.clone(), col.org_name.to_ascii_lowercase());
+            match self.by_column.get(&key) {
+                Some(id) => col.collation = *id,
+                None if uniform == Some(col.collation) => {}
+                None => col.collation = UNKNOWN_COLLATION,
+            }
+        }
+        // MIN/MAX of a column: that column's collation, when every table that has a column
+        // of that name agrees on it.
+        for (index, name) in sources {
+            let Some(col) = columns.get_mut(*index) else {
+                continue;
+            };
+            if col.collation != UNKNOWN_COLLATION {
+                continue;
+            }
+            let mut ids = self
+                .by_column
+                .iter()
+                .filter(|((_, c), _)| c == name)
+                .map(|(_, id)| *id);
+            if let Some(first) = ids.next()
+                && ids.all(|id| id == first)
+            {
+                col.collation = first;
+            }
+        }
     }
 }
 

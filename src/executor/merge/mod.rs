@@ -26,7 +26,16 @@ pub use row::{Cell, Row};
 pub enum MergeError {
     /// A column must be compared but its collation's rules are not implemented: merging
     /// would give a different order or grouping than the server.
-    #[error("cannot merge on column `{column}`: collation id {collation} is not supported")]
+    #[error(
+        "cannot merge on column `{column}`: {}",
+        if *collation == column::UNKNOWN_COLLATION {
+            "its collation is not known (an expression over columns of different collations, or \
+             of a table the proxy did not look up); compare on a plain column"
+                .to_string()
+        } else {
+            format!("collation id {collation} is not supported")
+        }
+    )]
     UnsupportedCollation { column: String, collation: u16 },
     /// A column must be compared but its type is not understood.
     #[error("cannot merge on column `{column}`: {reason}")]

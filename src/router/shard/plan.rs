@@ -44,6 +44,9 @@ pub struct MergeSpec {
     /// `n` columns are hidden helpers and every column index above counts from the first of
     /// them; [`MergeSpec::resolve`] turns this into plain indexes.
     pub wildcard_hidden: Option<usize>,
+    /// Columns whose value is a table column's (MIN/MAX of a column): (index, lower-case
+    /// column name), so the merge can use that column's collation.
+    pub sources: Vec<(usize, String)>,
 }
 
 impl MergeSpec {

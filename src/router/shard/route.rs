@@ -248,6 +248,7 @@ fn rewrite(
             });
         }
     }
+    physical.extend(shape.broadcast_tables.iter().cloned());
     (text::apply(&shape.sql, &edits), physical)
 }
 

@@ -280,3 +280,15 @@ fn metadata_statements_read_the_first_sub_table() {
     assert!(e.to_string().contains("ALTER TABLE statements"), "{e}");
     assert!(route("TRUNCATE TABLE orders").is_err());
 }
+
+#[test]
+fn min_max_of_a_column_name_their_source() {
+    let p = route("SELECT MAX(status), MIN(o.status), COUNT(*) FROM orders o").expect("plan");
+    let ShardedKind::Scatter(spec) = &p.kind else {
+        panic!("{p:?}")
+    };
+    assert_eq!(
+        spec.sources,
+        vec![(0, "status".to_string()), (1, "status".to_string())]
+    );
+}

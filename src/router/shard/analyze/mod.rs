@@ -66,6 +66,8 @@ pub struct Shape {
     /// Logical names of the sharded tables (one binding group).
     pub sharded: Vec<String>,
     pub broadcast: bool,
+    /// Names of the broadcast tables it reads or writes.
+    pub broadcast_tables: Vec<String>,
     pub unsharded: bool,
     /// A table of another schema, a derived table or a table function.
     pub other: bool,
@@ -120,6 +122,7 @@ pub fn analyze(sql: &str, schema: &ShardedSchema) -> Result<Shape, ShardError> {
             kind: StmtKind::Select,
             sharded: Vec::new(),
             broadcast: false,
+            broadcast_tables: Vec::new(),
             unsharded: false,
             other: false,
             renames: Vec::new(),
@@ -301,7 +304,12 @@ impl Walk<'_> {
                 }
                 self.rename(ident);
             }
-            Kind::Broadcast => self.shape.broadcast = true,
+            Kind::Broadcast => {
+                self.shape.broadcast = true;
+                if !self.shape.broadcast_tables.contains(&ident.value) {
+                    self.shape.broadcast_tables.push(ident.value.clone());
+                }
+            }
             Kind::Unsharded => self.shape.unsharded = true,
             Kind::Other => self.shape.other = true,
         }

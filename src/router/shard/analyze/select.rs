@@ -309,6 +309,16 @@ impl Builder<'_, '_> {
         kind: &str,
         arg: Option<&Expr>,
     ) -> Result<(), String> {
+        if matches!(kind, "MIN" | "MAX") {
+            let name = match arg {
+                Some(Expr::Identifier(i)) => Some(&i.value),
+                Some(Expr::CompoundIdentifier(p)) => p.last().map(|i| &i.value),
+                _ => None,
+            };
+            if let Some(n) = name {
+                self.spec.sources.push((column, n.to_ascii_lowercase()));
+            }
+        }
         let kind = match kind {
             "COUNT" => AggKind::Count,
             "SUM" => AggKind::Sum,
