@@ -5,16 +5,16 @@
 //! route each execution with its parameters.
 
 pub mod constraint;
+mod dml;
 mod insert;
 mod select;
 pub mod tables;
+mod walk;
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
-use sqlparser::ast::{
-    Expr, FromTable, ObjectName, Query, SetExpr, Statement, TableObject, Value, Visit, Visitor,
-};
+use sqlparser::ast::{Expr, Query, Statement, Value, Visit, Visitor};
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
@@ -24,7 +24,6 @@ use super::text::{Edit, LineIndex};
 use crate::config::{ShardedSchema, TableKind};
 use constraint::{Constraint, KeyLit};
 pub use insert::InsertShape;
-use tables::{Block, Kind, conjuncts};
 
 /// What kind of statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,133 +285,6 @@ impl Walk<'_> {
         }
     }
 
-    /// Records a table and, for a sharded one, where its name must be rewritten.
-    fn relation(&mut self, name: &ObjectName) {
-        let idents: Vec<_> = name.0.iter().filter_map(|p| p.as_ident()).collect();
-        let (qualified, ident) = match idents.as_slice() {
-            [t] => (None, *t),
-            [s, t] => (Some(s.value.as_str()), *t),
-            _ => {
-                self.shape.other = true;
-                return;
-            }
-        };
-        match tables::kind_of(self.schema, qualified, &ident.value) {
-            Kind::Sharded => {
-                if !self.shape.sharded.contains(&ident.value) {
-                    self.shape.sharded.push(ident.value.clone());
-                }
-                self.rename(ident);
-            }
-            Kind::Broadcast => {
-                self.shape.broadcast = true;
-                if !self.shape.broadcast_tables.contains(&ident.value) {
-                    self.shape.broadcast_tables.push(ident.value.clone());
-                }
-            }
-            Kind::Unsharded => self.shape.unsharded = true,
-            Kind::Other => self.shape.other = true,
-        }
-    }
-
-    fn rename(&mut self, ident: &sqlparser::ast::Ident) {
-        let Some((start, end)) = self.index.range(ident.span) else {
-            self.refuse("a table name whose position in the text is unknown");
-            return;
-        };
-        let r = Rename {
-            start,
-            end,
-            table: ident.value.clone(),
-            quoted: ident.quote_style.is_some(),
-        };
-        if !self.shape.renames.contains(&r) {
-            self.shape.renames.push(r);
-        }
-    }
-
-    /// A column reference qualified with a sharded table's own name (`orders.id`).
-    fn qualifier(&mut self, parts: &[sqlparser::ast::Ident]) {
-        if parts.len() < 2 {
-            return;
-        }
-        let table = &parts[parts.len() - 2];
-        let qualified = (parts.len() >= 3).then(|| parts[parts.len() - 3].value.as_str());
-        if tables::kind_of(self.schema, qualified, &table.value) == Kind::Sharded
-            && !self.aliases.contains(&table.value)
-        {
-            self.rename(table);
-        }
-    }
-
-    /// Analyses one query block (a SELECT of the statement, top-level or nested).
-    fn block(&mut self, select: &sqlparser::ast::Select, top: bool) {
-        let mut block = Block::default();
-        tables::collect(self.schema, &select.from, &mut block);
-        if let Some(w) = &select.selection {
-            block.filters.push(w);
-        }
-        for item in &select.projection {
-            if let sqlparser::ast::SelectItem::QualifiedWildcard(
-                sqlparser::ast::SelectItemQualifiedWildcardKind::ObjectName(name),
-                _,
-            ) = item
-            {
-                let parts: Vec<_> = name
-                    .0
-                    .iter()
-                    .filter_map(|p| p.as_ident())
-                    .cloned()
-                    .collect();
-                let mut with_col = parts.clone();
-                with_col.push(sqlparser::ast::Ident::new("*"));
-                self.qualifier(&with_col);
-            }
-        }
-        let constraint = self.block_constraint(&block);
-        if top {
-            self.shape.top = constraint;
-            self.shape.top_sharded = block.sharded().next().is_some();
-        } else if block.sharded().next().is_some() {
-            self.shape.nested.push(constraint);
-            self.refuse_multi("a subquery, derived table or UNION over a sharded table");
-        }
-    }
-
-    /// The key constraint of a block; refuses sharded joins not on the key.
-    fn block_constraint(&mut self, block: &Block<'_>) -> Constraint {
-        let sharded: Vec<&str> = block.sharded().map(|(_, t)| t.name.as_str()).collect();
-        if block.outer_keeps_unsharded {
-            self.refuse_multi(
-                "an outer join keeping a broadcast or unsharded table's rows against a sharded table, across shards",
-            );
-        }
-        if sharded.len() > 1 {
-            if block.untyped_join {
-                self.refuse(
-                    "a NATURAL JOIN of sharded tables (write ON a.key = b.key or USING (key))",
-                );
-            } else if !block.keys_joined() {
-                self.refuse(format!(
-                    "a join of sharded tables {} not on their sharding keys",
-                    sharded.join(" and ")
-                ));
-            }
-        }
-        if sharded.is_empty() {
-            return Constraint::All;
-        }
-        let mut conds = Vec::new();
-        for f in &block.filters {
-            conjuncts(f, &mut conds);
-        }
-        let parts = conds
-            .into_iter()
-            .map(|c| constraint::extract(c, &|e| block.key_of(e).is_some(), &|e| self.param(e)))
-            .collect();
-        Constraint::And(parts)
-    }
-
     fn finish(mut self) -> Result<Shape, ShardError> {
         let shape = &mut self.shape;
         // Every sharded table of one statement must share one slot layout.
@@ -456,170 +328,5 @@ impl Walk<'_> {
             ));
         }
         Ok(self.shape)
-    }
-}
-
-impl Visitor for Walk<'_> {
-    type Break = ();
-
-    fn pre_visit_relation(&mut self, name: &ObjectName) -> ControlFlow<()> {
-        self.relation(name);
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_table_factor(&mut self, factor: &sqlparser::ast::TableFactor) -> ControlFlow<()> {
-        match factor {
-            sqlparser::ast::TableFactor::Table { alias: Some(a), .. }
-            | sqlparser::ast::TableFactor::Derived { alias: Some(a), .. } => {
-                self.aliases.insert(a.name.value.clone());
-            }
-            _ => {}
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-        match e {
-            Expr::CompoundIdentifier(parts) => self.qualifier(parts),
-            Expr::Function(f) if f.over.is_some() => {
-                self.refuse_multi("a window function (OVER) across shards")
-            }
-            // sqlparser reads `||` as concatenation and binds XOR tighter than AND; MySQL reads
-            // `||` as OR and XOR below AND. The tree's shape cannot be trusted for key
-            // conditions: no narrowing (the shards evaluate the text as MySQL does).
-            Expr::BinaryOp {
-                op:
-                    sqlparser::ast::BinaryOperator::StringConcat | sqlparser::ast::BinaryOperator::Xor,
-                ..
-            } => self.shape.unsure_precedence = true,
-            _ => {}
-        }
-        ControlFlow::Continue(())
-    }
-
-    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
-        let top = self.top_query == Some(q as *const Query);
-        if let Some(with) = &q.with {
-            self.refuse_multi("a WITH clause across shards");
-            for cte in &with.cte_tables {
-                if !matches!(
-                    self.schema.table(&cte.alias.name.value),
-                    TableKind::Unsharded
-                ) {
-                    self.refuse(format!(
-                        "a WITH clause naming {}, a sharded or broadcast table",
-                        cte.alias.name.value
-                    ));
-                }
-            }
-        }
-        self.body(&q.body, top);
-        if top {
-            if let SetExpr::Select(s) = &*q.body {
-                if !self.shape.sharded.is_empty() || self.schema_has_sharded(s) {
-                    match select::merge(self, q, s) {
-                        Ok(m) => self.shape.merge = Some(m),
-                        Err(why) => self.refuse_multi(why),
-                    }
-                }
-            } else {
-                self.refuse_multi("a UNION/INTERSECT/EXCEPT over sharded tables across shards");
-            }
-        }
-        ControlFlow::Continue(())
-    }
-}
-
-impl Walk<'_> {
-    fn body(&mut self, body: &SetExpr, top: bool) {
-        match body {
-            SetExpr::Select(s) => self.block(s, top),
-            SetExpr::SetOperation { left, right, .. } => {
-                self.body(left, false);
-                self.body(right, false);
-            }
-            _ => {}
-        }
-    }
-
-    fn schema_has_sharded(&self, s: &sqlparser::ast::Select) -> bool {
-        let mut block = Block::default();
-        tables::collect(self.schema, &s.from, &mut block);
-        block.sharded().next().is_some()
-    }
-
-    fn insert(&mut self, ins: &sqlparser::ast::Insert) {
-        let TableObject::TableName(name) = &ins.table else {
-            self.refuse("INSERT INTO a table function");
-            return;
-        };
-        match insert::shape(self, name, ins) {
-            Ok(Some(s)) => self.shape.insert = Some(s),
-            Ok(None) => {}
-            Err(why) => self.refuse(why),
-        }
-    }
-
-    fn update(&mut self, up: &sqlparser::ast::Update) {
-        if !up.table.joins.is_empty() || up.from.is_some() {
-            let mut block = Block::default();
-            tables::collect(self.schema, std::slice::from_ref(&up.table), &mut block);
-            if block.sharded().next().is_some() {
-                self.refuse("a multi-table UPDATE of a sharded table");
-                return;
-            }
-        }
-        let mut block = Block::default();
-        tables::collect(self.schema, std::slice::from_ref(&up.table), &mut block);
-        if let Some(w) = &up.selection {
-            block.filters.push(w);
-        }
-        if let Some((_, t)) = block.sharded().next() {
-            let key = t.key.clone().unwrap_or_default();
-            for a in &up.assignments {
-                let cols: Vec<&ObjectName> = match &a.target {
-                    sqlparser::ast::AssignmentTarget::ColumnName(n) => vec![n],
-                    sqlparser::ast::AssignmentTarget::Tuple(ns) => ns.iter().collect(),
-                };
-                for col in cols {
-                    let parts: Vec<_> =
-                        col.0.iter().filter_map(|p| p.as_ident()).cloned().collect();
-                    self.qualifier(&parts);
-                    if parts
-                        .last()
-                        .is_some_and(|c| c.value.eq_ignore_ascii_case(&key))
-                    {
-                        let lit = constraint::literal(&a.value, &|e| self.param(e));
-                        self.shape.key_assignment = Some(lit);
-                    }
-                }
-            }
-        }
-        self.shape.ordered_write = !up.order_by.is_empty() || up.limit.is_some();
-        self.shape.top = self.block_constraint(&block);
-        self.shape.top_sharded = block.sharded().next().is_some();
-    }
-
-    fn delete(&mut self, del: &sqlparser::ast::Delete) {
-        let from = match &del.from {
-            FromTable::WithFromKeyword(f) | FromTable::WithoutKeyword(f) => f,
-        };
-        let mut block = Block::default();
-        tables::collect(self.schema, from, &mut block);
-        if (!del.tables.is_empty()
-            || from.len() > 1
-            || from.iter().any(|t| !t.joins.is_empty())
-            || del.using.is_some())
-            && block.sharded().next().is_some()
-        {
-            self.refuse("a multi-table DELETE of a sharded table");
-            return;
-        }
-        if let Some(w) = &del.selection {
-            block.filters.push(w);
-        }
-        self.shape.ordered_write = !del.order_by.is_empty() || del.limit.is_some();
-        self.shape.top = self.block_constraint(&block);
-        self.shape.top_sharded = block.sharded().next().is_some();
     }
 }
