@@ -1,0 +1,178 @@
+//! Runs plans on sharded schemas: one target (relayed as is, on a replica when the read may),
+//! a scatter read merged from several shards, or a write over several targets run as one
+//! transaction per shard (or under a savepoint inside the client's transaction). Holds the
+//! session's primary connections to shards other than the default one, and commits or rolls
+//! back all of them together.
+
+mod scatter;
+mod transaction;
+mod write;
+
+pub(super) use write::PreparedExec;
+
+use std::sync::Arc;
+
+use super::FrontendError;
+use super::session::Session;
+use crate::backend::pool::PooledConn;
+use crate::executor::multiwrite::{self, WriteOk};
+use crate::executor::passthrough::{self, Outcome};
+use crate::protocol::command;
+use crate::protocol::packets::status;
+use crate::protocol::response::Expect;
+use crate::router::Role;
+use crate::router::shard::plan::{ShardedKind, ShardedPlan};
+use crate::runtime::Snapshot;
+
+/// A COM_QUERY packet for `sql`.
+fn com_query(sql: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(1 + sql.len());
+    p.push(command::COM_QUERY);
+    p.extend_from_slice(sql.as_bytes());
+    p
+}
+
+impl Session {
+    /// Inside a transaction (explicit, or autocommit off)?
+    pub(super) fn in_transaction(&self) -> bool {
+        self.status & status::IN_TRANS != 0 || self.status & status::AUTOCOMMIT == 0
+    }
+
+    pub(super) async fn run_sharded(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        plan: ShardedPlan,
+    ) -> Result<(), FrontendError> {
+        match &plan.kind {
+            ShardedKind::Single => {
+                let Some(target) = plan.targets.first() else {
+                    return Ok(());
+                };
+                let payload = com_query(&target.sql);
+                if plan.role == Role::Replica
+                    && self
+                        .try_replica(&payload, snapshot, target.shard, None)
+                        .await?
+                {
+                    return Ok(());
+                }
+                let writes = plan.role == Role::Primary;
+                let result = self.forward_on(snapshot, target.shard, &payload).await;
+                if writes {
+                    self.note_write();
+                }
+                result.map(|_| ())
+            }
+            ShardedKind::Scatter(spec) => self.scatter(snapshot, &plan, spec, None).await,
+            ShardedKind::MultiWrite | ShardedKind::BroadcastWrite => {
+                self.multi_write(snapshot, &plan, None).await
+            }
+        }
+    }
+
+    /// Forwards a command to the session's primary connection of `shard`.
+    pub(super) async fn forward_on(
+        &mut self,
+        snapshot: &Snapshot,
+        shard: usize,
+        payload: &[u8],
+    ) -> Result<Outcome, FrontendError> {
+        if shard == snapshot.registry.default_shard {
+            return self.forward(payload, Expect::Results).await;
+        }
+        let mut conn = self.shard_conn(snapshot, shard).await?;
+        let caps = self.client_caps();
+        let pool = Arc::clone(conn.pool());
+        let seq = self.reply_seq;
+        let result = passthrough::forward(
+            &mut self.client,
+            &mut conn,
+            pool.name(),
+            payload,
+            seq,
+            Expect::Results,
+            caps,
+        )
+        .await;
+        self.keep_shard(shard, conn);
+        let out = result?;
+        self.status = out.status;
+        if let Some(gtid) = &out.last_gtid {
+            self.shard_gtids.insert(shard, gtid.clone());
+        }
+        Ok(out)
+    }
+
+    /// The session's primary connection to a shard other than the default one, brought to the
+    /// session's state and into its transaction.
+    pub(super) async fn shard_conn(
+        &mut self,
+        snapshot: &Snapshot,
+        shard: usize,
+    ) -> Result<PooledConn, FrontendError> {
+        let mut conn = match self.others.remove(&shard) {
+            Some(conn) => conn,
+            None => {
+                let pool = Arc::clone(&snapshot.registry.shards[shard].primary);
+                pool.checkout(self.flavour()).await?
+            }
+        };
+        self.sync(&mut conn).await?;
+        if self.status & status::IN_TRANS != 0 && conn.status & status::IN_TRANS == 0 {
+            self.simple_on(&mut conn, "BEGIN").await?;
+        }
+        Ok(conn)
+    }
+
+    /// Remembers the GTID of the session's last commit on `shard` (read-your-writes).
+    pub(super) fn record_gtid(&mut self, shard: usize, gtid: String) {
+        if shard == self.proxy.snapshot().registry.default_shard {
+            self.last_gtid = Some(gtid);
+        } else {
+            self.shard_gtids.insert(shard, gtid);
+        }
+    }
+
+    fn keep_shard(&mut self, shard: usize, conn: PooledConn) {
+        if conn.reusable {
+            self.others.insert(shard, conn);
+        }
+    }
+
+    /// Runs one of the proxy's own statements; a server error is returned as the reply.
+    async fn simple_on(&self, conn: &mut PooledConn, sql: &str) -> Result<WriteOk, FrontendError> {
+        let name = conn.pool().name().to_string();
+        match multiwrite::run(conn, &name, sql).await? {
+            Ok(ok) => Ok(ok),
+            Err(p) => Err(FrontendError::BackendReply(p)),
+        }
+    }
+
+    /// The session's connection to any shard (the default one included), taken out.
+    async fn take_shard_conn(
+        &mut self,
+        snapshot: &Snapshot,
+        shard: usize,
+    ) -> Result<PooledConn, FrontendError> {
+        if shard == snapshot.registry.default_shard {
+            let mut conn = self.checkout().await?;
+            if self.status & status::IN_TRANS != 0 && conn.status & status::IN_TRANS == 0 {
+                self.simple_on(&mut conn, "BEGIN").await?;
+            }
+            Ok(conn)
+        } else {
+            self.shard_conn(snapshot, shard).await
+        }
+    }
+
+    fn put_shard_conn(&mut self, snapshot: &Snapshot, shard: usize, conn: PooledConn) {
+        if !conn.reusable {
+            return;
+        }
+        if shard == snapshot.registry.default_shard {
+            self.backend = Some(conn);
+        } else {
+            self.others.insert(shard, conn);
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Ends the transactions the session holds on several shards: commits in order (a failure
+//! after a success is a partial commit), COMMIT/ROLLBACK as the client wrote it, and the
+//! other shards' connections returned at the end of the session.
+
+use std::sync::Arc;
+
+use crate::backend::pool::PooledConn;
+use crate::frontend::FrontendError;
+use crate::frontend::session::Session;
+use crate::protocol::packets::{self, status};
+use crate::runtime::Snapshot;
+
+impl Session {
+    /// Commits each shard's transaction in order; a failure after a success is reported as a
+    /// partial commit.
+    pub(super) async fn commit_all(
+        &mut self,
+        conns: &mut [(usize, PooledConn)],
+        commit_sql: &str,
+    ) -> Result<(), FrontendError> {
+        let mut committed: Vec<String> = Vec::new();
+        for i in 0..conns.len() {
+            let name = conns[i].1.pool().name().to_string();
+            let shard = conns[i].0;
+            match self.simple_on(&mut conns[i].1, commit_sql).await {
+                Ok(ok) => {
+                    if let Some(g) = ok.last_gtid {
+                        self.record_gtid(shard, g);
+                    }
+                    committed.push(name);
+                }
+                Err(e) => {
+                    let mut rolled_back = Vec::new();
+                    for (_, conn) in conns[i + 1..].iter_mut() {
+                        if self.simple_on(conn, "ROLLBACK").await.is_ok() {
+                            rolled_back.push(conn.pool().name().to_string());
+                        }
+                    }
+                    if committed.is_empty() {
+                        return Err(e);
+                    }
+                    let partial = FrontendError::PartialCommit {
+                        committed: committed.join(", "),
+                        failed: name,
+                        cause: cause_of(&e),
+                        rolled_back: if rolled_back.is_empty() {
+                            "none".into()
+                        } else {
+                            rolled_back.join(", ")
+                        },
+                    };
+                    tracing::error!(conn = self.id, "{partial}");
+                    return Err(partial);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// COMMIT or ROLLBACK with connections to several shards: every shard's transaction ends.
+    /// `None` when the session has no other shard inside a transaction (plain forwarding).
+    pub(in crate::frontend) async fn end_transaction(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        payload: &[u8],
+        commit: bool,
+    ) -> Option<Result<(), FrontendError>> {
+        let busy: Vec<usize> = self
+            .others
+            .iter()
+            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
+            .map(|(s, _)| *s)
+            .collect();
+        if busy.is_empty() {
+            return None;
+        }
+        // The default shard first (where BEGIN ran), then the others; the statement as the
+        // client wrote it (COMMIT AND CHAIN, ROLLBACK RELEASE, ...).
+        let default = snapshot.registry.default_shard;
+        let mut conns: Vec<(usize, PooledConn)> = Vec::with_capacity(busy.len() + 1);
+        match self.checkout().await {
+            Ok(conn) => conns.push((default, conn)),
+            Err(e) => return Some(Err(e)),
+        }
+        conns.extend(
+            busy.iter()
+                .filter_map(|s| self.others.remove(s).map(|c| (*s, c))),
+        );
+        let sql = String::from_utf8_lossy(payload.get(1..).unwrap_or_default()).into_owned();
+        let result = if commit {
+            self.commit_all(&mut conns, &sql).await
+        } else {
+            let mut first_err = None;
+            for (_, conn) in conns.iter_mut() {
+                if let Err(e) = self.simple_on(conn, &sql).await {
+                    conn.reusable = false;
+                    first_err.get_or_insert(e);
+                }
+            }
+            first_err.map_or(Ok(()), Err)
+        };
+        let status = conns.first().map(|(_, c)| c.status);
+        for (shard, conn) in conns {
+            self.put_shard_conn(snapshot, shard, conn);
+        }
+        if let Some(st) = status {
+            self.status = st;
+        }
+        if let Err(e) = result {
+            return Some(Err(e));
+        }
+        let mut seq = self.reply_seq;
+        self.client
+            .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
+        Some(self.client.flush().await.map_err(FrontendError::Protocol))
+    }
+
+    /// Returns the other shards' connections (reset) at the end of the session.
+    pub(in crate::frontend) async fn release_others(&mut self) {
+        for (_, mut conn) in std::mem::take(&mut self.others) {
+            if !matches!(
+                conn.reset().await,
+                Ok(crate::backend::connection::Reply::Ok { .. })
+            ) {
+                conn.reusable = false;
+            }
+        }
+    }
+}
+
+fn cause_of(e: &FrontendError) -> String {
+    match e {
+        FrontendError::BackendReply(p) => {
+            let msg = p.get(9..).map(String::from_utf8_lossy).unwrap_or_default();
+            msg.into_owned()
+        }
+        other => other.to_string(),
+    }
+}
