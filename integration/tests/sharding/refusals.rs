@@ -1,0 +1,78 @@
+//! What cannot be answered correctly across shards is refused with a named MySQL error.
+
+use mysql::Value;
+use mysql::prelude::Queryable;
+
+use super::{app, setup};
+use crate::harness::{ADMIN_USER, my_err};
+
+#[test]
+fn what_cannot_be_answered_is_refused_by_name() {
+    let (proxy, _s0, _s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    let cases: [(&str, u16, &str); 7] = [
+        (
+            "DELETE FROM orders WHERE status = 'x'",
+            1235,
+            "allow_full_scatter_writes",
+        ),
+        (
+            "UPDATE orders SET user_id = 2 WHERE user_id = 1",
+            1235,
+            "sharding key orders.user_id",
+        ),
+        (
+            "SELECT * FROM orders o JOIN order_items i ON o.id = i.order_id",
+            1235,
+            "not on their sharding keys",
+        ),
+        (
+            "SELECT COUNT(DISTINCT status) FROM orders",
+            1235,
+            "COUNT(DISTINCT",
+        ),
+        (
+            "SELECT ROW_NUMBER() OVER (ORDER BY id) FROM orders",
+            1235,
+            "window function",
+        ),
+        (
+            "INSERT INTO events (id, kind) VALUES (NULL, 'x')",
+            1235,
+            "NULL sharding key",
+        ),
+        ("SELECT * FROM orders WHERE user_id = 'abc'", 1526, "abc"),
+    ];
+    for (sql, code, text) in cases {
+        let e = my_err(c.query_drop(sql));
+        assert_eq!(e.code, code, "{sql}: {e:?}");
+        assert!(e.message.contains(text), "{sql}: {}", e.message);
+        // The connection stays usable.
+        let one: Option<i64> = c.query_first("SELECT 1").expect("still usable");
+        assert_eq!(one, Some(1));
+    }
+    let admin = proxy.conn_as(ADMIN_USER.0, ADMIN_USER.1, Some(&db));
+    let mut admin = admin.expect("admin");
+    let rows: Vec<mysql::Row> = admin
+        .query(
+            "EXPLAIN SHARDGATE SELECT id FROM orders WHERE user_id IN (1, 2) ORDER BY id LIMIT 3",
+        )
+        .expect("explain");
+    assert_eq!(rows.len(), 2, "one row per target");
+    let text = |r: &mysql::Row, i: usize| match r.as_ref(i) {
+        Some(Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
+        other => format!("{other:?}"),
+    };
+    assert_eq!(text(&rows[0], 4), "orders_0001");
+    assert_eq!(text(&rows[1], 4), "orders_0002");
+    assert!(
+        text(&rows[0], 5).contains("LIMIT 3"),
+        "{}",
+        text(&rows[0], 5)
+    );
+    assert!(
+        text(&rows[0], 6).contains("k-way merge"),
+        "{}",
+        text(&rows[0], 6)
+    );
+}

@@ -1,0 +1,126 @@
+//! Transactions over several shards: they span shards, and a commit that fails on one shard is
+//! reported as partial.
+
+use mysql::prelude::Queryable;
+
+use super::{app, ids, setup};
+use crate::harness::my_err;
+
+#[test]
+fn transactions_span_shards() {
+    let (proxy, mut s0, mut s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    c.query_drop("BEGIN").expect("begin");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (1, 1, 1, 'a')")
+        .expect("s0");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (2, 2, 2, 'b')")
+        .expect("s1");
+    c.query_drop("ROLLBACK").expect("rollback");
+    assert_eq!(
+        ids(&mut s0, &format!("SELECT COUNT(*) FROM {db}.orders_0001")),
+        vec![0]
+    );
+    assert_eq!(
+        ids(&mut s1, &format!("SELECT COUNT(*) FROM {db}.orders_0002")),
+        vec![0]
+    );
+    c.query_drop("START TRANSACTION").expect("begin");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (1, 1, 1, 'a')")
+        .expect("s0");
+    c.query_drop(
+        "INSERT INTO orders (id, user_id, amount, status) VALUES (2, 2, 2, 'b'), (3, 3, 3, 'c')",
+    )
+    .expect("s1");
+    // Inside the transaction the session reads its own uncommitted rows on both shards.
+    assert_eq!(
+        ids(&mut c, "SELECT id FROM orders WHERE user_id = 2"),
+        vec![2]
+    );
+    assert_eq!(
+        ids(&mut s1, &format!("SELECT COUNT(*) FROM {db}.orders_0002")),
+        vec![0],
+        "not visible before COMMIT"
+    );
+    c.query_drop("COMMIT").expect("commit");
+    assert_eq!(
+        ids(&mut s0, &format!("SELECT id FROM {db}.orders_0001")),
+        vec![1]
+    );
+    assert_eq!(
+        ids(&mut s1, &format!("SELECT id FROM {db}.orders_0002")),
+        vec![2]
+    );
+    assert_eq!(
+        ids(&mut s1, &format!("SELECT id FROM {db}.orders_0003")),
+        vec![3]
+    );
+    // A failing row of a split INSERT leaves nothing behind on any shard.
+    let e = my_err(c.query_drop(
+        "INSERT INTO orders (id, user_id, amount, status) VALUES (10, 4, 1, 'x'), (3, 3, 1, 'dup')",
+    ));
+    assert_eq!(e.code, 1062, "{e:?}");
+    assert_eq!(
+        ids(&mut s0, &format!("SELECT COUNT(*) FROM {db}.orders_0000")),
+        vec![0]
+    );
+    // Broadcast writes reach every shard.
+    c.query_drop("INSERT INTO countries (code, name) VALUES ('fr', 'France'), ('de', 'Germany')")
+        .expect("broadcast");
+    assert_eq!(c.affected_rows(), 2, "one shard's count, not the sum");
+    assert_eq!(
+        ids(&mut s0, &format!("SELECT COUNT(*) FROM {db}.countries")),
+        vec![2]
+    );
+    assert_eq!(
+        ids(&mut s1, &format!("SELECT COUNT(*) FROM {db}.countries")),
+        vec![2]
+    );
+}
+
+#[test]
+fn a_commit_that_fails_on_one_shard_is_reported_as_partial() {
+    let (proxy, mut s0, mut s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    c.query_drop("BEGIN").expect("begin");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (1, 1, 1, 'a')")
+        .expect("s0");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (2, 2, 2, 'b')")
+        .expect("s1");
+    // The transaction's connection on s1 dies before COMMIT.
+    let victims: Vec<u64> = s1
+        .query(format!(
+            "SELECT p.id FROM information_schema.processlist p JOIN information_schema.innodb_trx t \
+             ON t.trx_mysql_thread_id = p.id WHERE p.db = '{db}'"
+        ))
+        .expect("find the transaction");
+    assert_eq!(victims.len(), 1, "one open transaction on s1");
+    s1.query_drop(format!("KILL CONNECTION {}", victims[0]))
+        .expect("kill");
+    let e = my_err(c.query_drop("COMMIT"));
+    assert_eq!(e.code, 1180, "{e:?}");
+    assert!(e.message.contains("partially committed"), "{}", e.message);
+    assert!(
+        e.message.contains("s0/primary") && e.message.contains("s1/primary"),
+        "{}",
+        e.message
+    );
+    assert_eq!(
+        ids(&mut s0, &format!("SELECT id FROM {db}.orders_0001")),
+        vec![1],
+        "s0 committed"
+    );
+    assert_eq!(
+        ids(&mut s1, &format!("SELECT COUNT(*) FROM {db}.orders_0002")),
+        vec![0],
+        "s1 did not"
+    );
+    // The session goes on: a new transaction on both shards works.
+    c.query_drop("BEGIN").expect("begin again");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (3, 2, 2, 'b')")
+        .expect("s1 again");
+    c.query_drop("COMMIT").expect("commit");
+    assert_eq!(
+        ids(&mut s1, &format!("SELECT id FROM {db}.orders_0002")),
+        vec![3]
+    );
+}
