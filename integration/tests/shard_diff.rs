@@ -4,13 +4,20 @@
 //! results must agree.
 //!
 //! `SHARD_DIFF_SEED` (default 20240601) and `SHARD_DIFF_STATEMENTS` (default 3000) choose the
-//! stream; a mismatch prints the seed and the statement's index. `shard_diff_self_check` runs
+//! stream; a mismatch prints the seed and the statement's index. `SHARD_DIFF_PREPARED_PERCENT`
+//! (default 25) of the statements whose values can be parameters run as server-side prepared
+//! statements (`?` + bound values) on both sides; `SHARD_DIFF_TXN_PERCENT` (default 3) of the
+//! steps are a transaction (BEGIN, 2-6 statements, COMMIT or ROLLBACK) on both sides; 0
+//! turns either off (and gives the stream of the text-only generator). `SHARD_DIFF_DUMP=<file>`
+//! writes the whole stream there, one numbered statement a line. `shard_diff_self_check` runs
 //! the same stream on two plain schemas (no proxy) to validate the generator and comparator.
 //! Run: `cargo test --release --test integration shard_diff -- --nocapture`.
 
 mod compare;
 mod gen_mix;
+mod gen_prepared;
 mod gen_read;
+mod gen_txn;
 mod gen_write;
 mod model;
 mod placement;
@@ -35,6 +42,8 @@ use stmt::{Kind, Stmt, Support};
 
 const DEFAULT_SEED: u64 = 20_240_601;
 const DEFAULT_STATEMENTS: usize = 3000;
+const DEFAULT_PREPARED_PERCENT: u64 = 25;
+const DEFAULT_TXN_PERCENT: u64 = 3;
 
 fn env_number(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
@@ -44,6 +53,13 @@ fn env_number(name: &str, default: u64) -> u64 {
             .unwrap_or_else(|_| panic!("{name} must be a number, got {v:?}")),
         _ => default,
     }
+}
+
+/// A percentage from the environment (0-100).
+fn percent(name: &str, default: u64) -> u32 {
+    let p = env_number(name, default);
+    assert!(p <= 100, "{name} must be 0-100, got {p}");
+    p as u32
 }
 
 /// (seed, number of random statements).
@@ -71,15 +87,27 @@ fn drive(
 ) -> (Stats, Option<String>, f64) {
     let started = Instant::now();
     let mut m = model::Model::new(seed);
+    m.prepared_percent = percent("SHARD_DIFF_PREPARED_PERCENT", DEFAULT_PREPARED_PERCENT);
+    m.txn_percent = percent("SHARD_DIFF_TXN_PERCENT", DEFAULT_TXN_PERCENT);
     let mut stats = Stats::new(seed);
     let mut stream = schema::base_data(&mut m);
     let base = stream.len();
     for _ in 0..statements {
-        stream.push(gen_mix::next(&mut m));
+        stream.extend(gen_mix::next(&mut m));
     }
     for t in &TABLES {
         let sql = format!("SELECT * FROM {} ORDER BY {}", t.name, t.pk);
         stream.push(Stmt::ordered(Kind::Contents, sql));
+    }
+    if let Ok(path) = std::env::var("SHARD_DIFF_DUMP") {
+        // The whole stream, one statement a line, to find what led up to a mismatch.
+        let lines: Vec<String> = stream
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("#{i} {:?}: {}", s.kind, s.shown()))
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n")
+            .unwrap_or_else(|e| panic!("SHARD_DIFF_DUMP={path}: {e}"));
     }
     let mut abort = None;
     for (i, s) in stream.iter().enumerate() {

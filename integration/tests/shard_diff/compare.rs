@@ -1,7 +1,7 @@
 //! Running one statement on one side and comparing what two sides answered.
 
-use mysql::prelude::Queryable;
-use mysql::{Conn, Value};
+use mysql::prelude::{Protocol, Queryable};
+use mysql::{Conn, Params, QueryResult, Value};
 
 pub type Row = Vec<Option<String>>;
 
@@ -79,18 +79,8 @@ fn failure(e: mysql::Error) -> Outcome {
     }
 }
 
-/// Runs `sql`: a write answers its affected rows, a read its first result set.
-pub fn execute(conn: &mut Conn, sql: &str, write: bool) -> Outcome {
-    if write {
-        return match conn.query_drop(sql) {
-            Ok(()) => Outcome::Affected(conn.affected_rows()),
-            Err(e) => failure(e),
-        };
-    }
-    let mut result = match conn.query_iter(sql) {
-        Ok(r) => r,
-        Err(e) => return failure(e),
-    };
+/// Reads the first result set of a text or binary (prepared) result.
+fn first_result<P: Protocol>(mut result: QueryResult<'_, '_, '_, P>) -> Outcome {
     let columns: Vec<String> = result
         .columns()
         .as_ref()
@@ -107,13 +97,46 @@ pub fn execute(conn: &mut Conn, sql: &str, write: bool) -> Outcome {
     Outcome::Rows { columns, rows }
 }
 
-/// Runs a write inside a transaction rolled back at once: what it would have answered.
-pub fn execute_dry(conn: &mut Conn, sql: &str) -> Outcome {
-    if let Err(e) = conn.query_drop("START TRANSACTION") {
+/// Runs `sql` (prepared with `params` bound when given, else as text): a write answers its
+/// affected rows, a read its first result set.
+pub fn execute(conn: &mut Conn, sql: &str, params: Option<&[Value]>, write: bool) -> Outcome {
+    match (params, write) {
+        (None, true) => match conn.query_drop(sql) {
+            Ok(()) => Outcome::Affected(conn.affected_rows()),
+            Err(e) => failure(e),
+        },
+        (None, false) => match conn.query_iter(sql) {
+            Ok(r) => first_result(r),
+            Err(e) => failure(e),
+        },
+        (Some(p), true) => match conn.exec_drop(sql, Params::Positional(p.to_vec())) {
+            Ok(()) => Outcome::Affected(conn.affected_rows()),
+            Err(e) => failure(e),
+        },
+        (Some(p), false) => match conn.exec_iter(sql, Params::Positional(p.to_vec())) {
+            Ok(r) => first_result(r),
+            Err(e) => failure(e),
+        },
+    }
+}
+
+/// Runs a write and undoes it at once: what it would have answered. Outside a transaction
+/// it runs in one rolled back; inside the open transaction `in_txn` it runs under a savepoint
+/// (a nested START TRANSACTION would commit the open one), rolled back to.
+pub fn execute_dry(conn: &mut Conn, sql: &str, params: Option<&[Value]>, in_txn: bool) -> Outcome {
+    let (open, undo) = if in_txn {
+        (
+            "SAVEPOINT shard_diff_dry",
+            "ROLLBACK TO SAVEPOINT shard_diff_dry",
+        )
+    } else {
+        ("START TRANSACTION", "ROLLBACK")
+    };
+    if let Err(e) = conn.query_drop(open) {
         return failure(e);
     }
-    let out = execute(conn, sql, true);
-    if let Err(e) = conn.query_drop("ROLLBACK") {
+    let out = execute(conn, sql, params, true);
+    if let Err(e) = conn.query_drop(undo) {
         return failure(e);
     }
     out

@@ -1,7 +1,9 @@
 //! Joins (binding group, broadcast), qualified names, broadcast/unsharded reads, the
 //! constructs the proxy must refuse, and `next`: the weighted mix of every statement kind.
 
+use super::gen_prepared as prep;
 use super::gen_read as read;
+use super::gen_txn;
 use super::gen_write as write;
 use super::gen_write::user_key_where;
 use super::model::Model;
@@ -127,49 +129,63 @@ pub fn refuse_subquery(m: &mut Model) -> Stmt {
 /// Makes one statement.
 type Maker = fn(&mut Model) -> Stmt;
 
-/// The next random statement (weights in per mille).
-pub fn next(m: &mut Model) -> Stmt {
+/// The next step of the stream: one statement, or now and then a whole transaction.
+pub fn next(m: &mut Model) -> Vec<Stmt> {
+    if m.txn_percent > 0 && m.rng.chance(m.txn_percent) {
+        return gen_txn::transaction(m);
+    }
+    vec![one(m)]
+}
+
+/// The next random statement (weights in per mille). Kinds whose values can be parameters
+/// have a prepared counterpart, used for `m.prepared_percent` percent of them.
+pub fn one(m: &mut Model) -> Stmt {
     let r = m.rng.below(1000);
-    let table: [(usize, Maker); 34] = [
-        (50, write::insert_one),
-        (20, write::insert_dup),
-        (30, write::insert_multi),
-        (15, write::replace),
-        (15, write::upsert),
-        (50, write::update_keyed),
-        (20, write::delete_keyed),
-        (12, write::update_scatter),
-        (6, write::delete_scatter),
-        (10, write::write_broadcast),
-        (10, write::write_unsharded),
-        (8, write::write_qualified),
-        (8, write::refuse_key_update),
-        (60, |m| read::lookup(m, 0)),
-        (40, |m| read::lookup(m, 1)),
-        (25, |m| read::lookup(m, 2)),
-        (40, read::range),
-        (15, read::scan),
-        (25, read::filtered),
-        (30, read::expressions),
-        (45, |m| read::ordered(m, false)),
-        (60, |m| read::ordered(m, true)),
-        (60, read::aggregate),
-        (55, |m| read::group_by(m, false)),
-        (30, |m| read::group_by(m, true)),
-        (25, read::distinct),
-        (60, join_binding),
-        (20, join_broadcast),
-        (25, qualified),
-        (25, other_tables),
-        (7, refuse_join),
-        (7, refuse_window),
-        (7, refuse_subquery),
-        (85, |m| read::lookup(m, 0)),
+    let table: [(usize, Maker, Option<Maker>); 34] = [
+        (50, write::insert_one, Some(prep::insert_one)),
+        (20, write::insert_dup, None),
+        (30, write::insert_multi, Some(prep::insert_multi)),
+        (15, write::replace, None),
+        (15, write::upsert, None),
+        (50, write::update_keyed, Some(prep::update)),
+        (20, write::delete_keyed, Some(prep::delete)),
+        (12, write::update_scatter, None),
+        (6, write::delete_scatter, None),
+        (10, write::write_broadcast, None),
+        (10, write::write_unsharded, None),
+        (8, write::write_qualified, None),
+        (8, write::refuse_key_update, None),
+        (60, |m| read::lookup(m, 0), Some(|m| prep::lookup(m, 0))),
+        (40, |m| read::lookup(m, 1), Some(|m| prep::lookup(m, 1))),
+        (25, |m| read::lookup(m, 2), None),
+        (40, read::range, Some(prep::range)),
+        (15, read::scan, None),
+        (25, read::filtered, Some(prep::scatter)),
+        (30, read::expressions, None),
+        (45, |m| read::ordered(m, false), None),
+        (60, |m| read::ordered(m, true), None),
+        (60, read::aggregate, None),
+        (55, |m| read::group_by(m, false), None),
+        (30, |m| read::group_by(m, true), None),
+        (25, read::distinct, None),
+        (60, join_binding, None),
+        (20, join_broadcast, None),
+        (25, qualified, None),
+        (25, other_tables, None),
+        (7, refuse_join, None),
+        (7, refuse_window, None),
+        (7, refuse_subquery, None),
+        (85, |m| read::lookup(m, 0), Some(|m| prep::lookup(m, 0))),
     ];
     let mut acc = 0;
-    for (weight, make) in table {
+    for (weight, make, prepared) in table {
         acc += weight;
         if r < acc {
+            if let Some(prepared) = prepared {
+                if m.prepared_percent > 0 && m.rng.chance(m.prepared_percent) {
+                    return prepared(m);
+                }
+            }
             return make(m);
         }
     }

@@ -42,6 +42,10 @@ pub const BASE_COUNTRIES: [(&str, &str); 8] = [
 
 pub struct Model {
     pub rng: Rng,
+    /// Percent of the parameterisable statements generated as prepared statements.
+    pub prepared_percent: u32,
+    /// Percent of the steps that are a transaction (BEGIN, 2-6 statements, COMMIT/ROLLBACK).
+    pub txn_percent: u32,
     /// (id, user_id) of every order id ever generated.
     pub orders: Vec<(i64, i64)>,
     /// (id, user_id, order_id) of every order item id ever generated.
@@ -60,6 +64,8 @@ impl Model {
     pub fn new(seed: u64) -> Model {
         Model {
             rng: Rng::new(seed),
+            prepared_percent: 0,
+            txn_percent: 0,
             orders: Vec::new(),
             items: Vec::new(),
             accounts: Vec::new(),

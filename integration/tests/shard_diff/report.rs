@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use super::compare::Outcome;
+use super::compare::{Outcome, Row, show_row};
 use super::stmt::{Kind, Stmt, Support};
 
 /// At most 400 characters of `s` (long multi-row INSERTs and results).
@@ -32,6 +32,48 @@ pub struct Mismatch {
     pub reference: String,
     /// The side under test answered without an error.
     pub test_ok: bool,
+    /// For two row sets: the rows only one side returned (as multisets), for the report.
+    pub diff: Option<String>,
+}
+
+/// Rows in one result and not the other (multiset difference), at most 5 each way.
+fn row_diff(test: &Outcome, reference: &Outcome) -> Option<String> {
+    let (Outcome::Rows { rows: a, .. }, Outcome::Rows { rows: b, .. }) = (test, reference) else {
+        return None;
+    };
+    let minus = |x: &Vec<Row>, y: &Vec<Row>| {
+        let mut rest = y.clone();
+        let mut out = Vec::new();
+        for r in x {
+            match rest.iter().position(|q| q == r) {
+                Some(i) => {
+                    rest.swap_remove(i);
+                }
+                None => out.push(show_row(r)),
+            }
+        }
+        out
+    };
+    let (only_a, only_b) = (minus(a, b), minus(b, a));
+    if only_a.is_empty() && only_b.is_empty() {
+        return Some("same rows, different order".to_string());
+    }
+    let cut = |v: &Vec<String>| {
+        let more = if v.len() > 5 {
+            format!(" ... ({})", v.len())
+        } else {
+            String::new()
+        };
+        format!(
+            "{}{more}",
+            v.iter().take(5).cloned().collect::<Vec<_>>().join(" ")
+        )
+    };
+    Some(format!(
+        "only in test: {}; only in reference: {}",
+        cut(&only_a),
+        cut(&only_b)
+    ))
 }
 
 #[derive(Default)]
@@ -52,6 +94,12 @@ pub struct Stats {
     pub other: Vec<String>,
     /// Statements after which the side under test's connection was gone.
     pub broken: usize,
+    /// Every prepared statement (all kinds together).
+    pub prepared: KindStats,
+    /// Prepared statements with an integer sharding key bound as a string.
+    pub prepared_str_keys: usize,
+    /// Every statement run inside a transaction (all kinds together).
+    pub in_txn: KindStats,
 }
 
 impl Stats {
@@ -70,36 +118,58 @@ impl Stats {
         self.kind(kind).run += 1;
     }
 
-    /// `expected`: a must-refuse statement was refused.
-    pub fn refused(&mut self, index: usize, stmt: &Stmt, message: &str, expected: bool) {
-        self.kind(stmt.kind).refused += 1;
-        let short: String = message.chars().take(160).collect();
-        *self.refusals.entry(short).or_default() += 1;
-        if !expected && stmt.kind.support() == Support::Must {
-            let sql = stmt.sql.clone();
-            self.wrongly_refused
-                .push((index, stmt.kind, sql, message.to_string()));
+    /// The aggregates a statement also counts in (prepared, inside a transaction).
+    fn paths(&mut self, stmt: &Stmt, f: impl Fn(&mut KindStats)) {
+        if stmt.params.is_some() {
+            f(&mut self.prepared);
+        }
+        if stmt.in_txn {
+            f(&mut self.in_txn);
         }
     }
 
-    pub fn both_failed(&mut self, kind: Kind, code: u16) {
-        self.kind(kind).both_failed += 1;
-        *self.both_failed_codes.entry((kind, code)).or_default() += 1;
+    /// Counts a (non-control) statement in its kind and its paths.
+    pub fn ran_stmt(&mut self, stmt: &Stmt) {
+        self.ran(stmt.kind);
+        self.paths(stmt, |k| k.run += 1);
+        if stmt.str_key {
+            self.prepared_str_keys += 1;
+        }
+    }
+
+    /// `expected`: a must-refuse statement was refused.
+    pub fn refused(&mut self, index: usize, stmt: &Stmt, message: &str, expected: bool) {
+        self.kind(stmt.kind).refused += 1;
+        self.paths(stmt, |k| k.refused += 1);
+        let short: String = message.chars().take(160).collect();
+        *self.refusals.entry(short).or_default() += 1;
+        if !expected && stmt.support() == Support::Must {
+            self.wrongly_refused
+                .push((index, stmt.kind, stmt.shown(), message.to_string()));
+        }
+    }
+
+    pub fn both_failed(&mut self, stmt: &Stmt, code: u16) {
+        self.kind(stmt.kind).both_failed += 1;
+        self.paths(stmt, |k| k.both_failed += 1);
+        *self.both_failed_codes.entry((stmt.kind, code)).or_default() += 1;
     }
 
     pub fn accepted(&mut self, index: usize, stmt: &Stmt) {
-        self.accepted.push((index, stmt.sql.clone()));
+        self.accepted.push((index, stmt.shown()));
     }
 
     pub fn mismatch(&mut self, index: usize, stmt: &Stmt, test: &Outcome, reference: &Outcome) {
         self.kind(stmt.kind).mismatched += 1;
+        self.paths(stmt, |k| k.mismatched += 1);
         self.mismatches.push(Mismatch {
             index,
             kind: stmt.kind,
-            sql: stmt.sql.clone(),
+            sql: stmt.shown(),
             test: test.brief(),
             reference: reference.brief(),
             test_ok: test.is_ok(),
+            diff: row_diff(test, reference),
         });
     }
 
@@ -161,6 +231,28 @@ impl Stats {
                 k.support()
             );
         }
+        for (label, v) in [
+            ("(all prepared)", &self.prepared),
+            ("(all in txn)", &self.in_txn),
+        ] {
+            let _ = writeln!(
+                s,
+                "{:<18} {:>6} {:>8} {:>8} {:>9}",
+                label, v.run, v.refused, v.both_failed, v.mismatched
+            );
+        }
+        let n = |k: Kind| self.per_kind.get(&k).map_or(0, |v| v.run);
+        let _ = writeln!(
+            s,
+            "prepared: {} statements ({} with an integer key bound as a string); \
+             transactions: {} opened, {} committed, {} rolled back, {} statements inside",
+            self.prepared.run,
+            self.prepared_str_keys,
+            n(Kind::TxnBegin),
+            n(Kind::TxnCommit),
+            n(Kind::TxnRollback),
+            self.in_txn.run
+        );
         if !self.both_failed_codes.is_empty() {
             let codes: Vec<String> = self
                 .both_failed_codes
@@ -208,6 +300,9 @@ impl Stats {
                 clip(&m.test),
                 clip(&m.reference)
             );
+            if let Some(d) = &m.diff {
+                let _ = writeln!(s, "  difference: {}", clip(d));
+            }
         }
         if self.mismatches.len() > 20 {
             let _ = writeln!(s, "... and {} more mismatches", self.mismatches.len() - 20);

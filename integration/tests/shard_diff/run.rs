@@ -2,16 +2,19 @@
 //! agree, both failed alike, refused by the side under test, or a mismatch.
 
 use mysql::Conn;
+use mysql::prelude::Queryable;
 
 use super::compare::{Outcome, execute, execute_dry, same};
 use super::report::Stats;
-use super::stmt::{Stmt, Support};
+use super::stmt::{Kind, Stmt, Support};
 
 /// One connection and the schema name its statements use.
 pub struct Side {
     pub label: &'static str,
     pub db: String,
     pub conn: Conn,
+    /// A transaction is open on `conn` (writes run dry under a savepoint).
+    pub in_txn: bool,
     connect: Box<dyn Fn() -> mysql::Result<Conn>>,
 }
 
@@ -26,12 +29,14 @@ impl Side {
             label,
             db: db.to_string(),
             conn,
+            in_txn: false,
             connect,
         })
     }
 
     /// A new connection after a broken one; Err when that fails too.
     fn reconnect(&mut self) -> Result<(), String> {
+        self.in_txn = false;
         self.conn = (self.connect)()
             .map_err(|e| format!("cannot reconnect to the {} after an error: {e}", self.label))?;
         Ok(())
@@ -45,6 +50,51 @@ pub enum Step {
     Abort(String),
 }
 
+/// What `stmt` would answer on `side` without changing its data (writes run dry).
+fn dry(side: &mut Side, stmt: &Stmt) -> Outcome {
+    let sql = stmt.text(&side.db);
+    let params = stmt.params.as_deref();
+    if stmt.write {
+        execute_dry(&mut side.conn, &sql, params, side.in_txn)
+    } else {
+        execute(&mut side.conn, &sql, params, false)
+    }
+}
+
+/// `BEGIN` / `COMMIT` / `ROLLBACK` on both sides: both must answer alike.
+fn txn_control(
+    index: usize,
+    stmt: &Stmt,
+    test: &mut Side,
+    reference: &mut Side,
+    stats: &mut Stats,
+) -> Step {
+    stats.ran(stmt.kind);
+    let got = execute(&mut test.conn, &stmt.sql, None, true);
+    let want = execute(&mut reference.conn, &stmt.sql, None, true);
+    let begin = stmt.kind == Kind::TxnBegin;
+    test.in_txn = begin && got.is_ok();
+    reference.in_txn = begin && want.is_ok();
+    if !same(&got, &want, false) {
+        stats.mismatch(index, stmt, &got, &want);
+    }
+    if test.in_txn != reference.in_txn {
+        // Keep the two sides in step: neither stays in a transaction.
+        for side in [&mut *test, &mut *reference] {
+            let _ = side.conn.query_drop("ROLLBACK");
+            side.in_txn = false;
+        }
+    }
+    if let Outcome::Broken(e) = &got {
+        stats.broken += 1;
+        eprintln!("shard_diff #{index}: {} connection error: {e}", test.label);
+        if let Err(e) = test.reconnect() {
+            return Step::Abort(e);
+        }
+    }
+    Step::Continue
+}
+
 /// Runs `stmt` (number `index`) on `test` then `reference`, recording the verdict in `stats`.
 /// With `expect_refusals` false (self-check), must-refuse kinds are compared like any other.
 pub fn step(
@@ -55,24 +105,28 @@ pub fn step(
     stats: &mut Stats,
     expect_refusals: bool,
 ) -> Step {
-    let got = execute(&mut test.conn, &stmt.text(&test.db), stmt.write);
-    let ref_sql = stmt.text(&reference.db);
+    if stmt.is_txn_control() {
+        return txn_control(index, stmt, test, reference, stats);
+    }
+    let params = stmt.params.as_deref();
+    let got = execute(&mut test.conn, &stmt.text(&test.db), params, stmt.write);
     let support = if expect_refusals {
-        stmt.kind.support()
+        stmt.support()
     } else {
         Support::May
     };
-    stats.ran(stmt.kind);
+    stats.ran_stmt(stmt);
     if let Outcome::Broken(e) = &got {
-        let want = if stmt.write {
-            execute_dry(&mut reference.conn, &ref_sql)
-        } else {
-            execute(&mut reference.conn, &ref_sql, false)
-        };
+        let want = dry(reference, stmt);
         stats.mismatch(index, stmt, &got, &want);
         stats.broken += 1;
         if stats.broken <= 5 {
             eprintln!("shard_diff #{index}: {} connection error: {e}", test.label);
+        }
+        if reference.in_txn {
+            // The broken connection took the proxy's transaction with it.
+            let _ = reference.conn.query_drop("ROLLBACK");
+            reference.in_txn = false;
         }
         return match test.reconnect() {
             Ok(()) => Step::Continue,
@@ -84,22 +138,23 @@ pub fn step(
             stats.refused(index, stmt, message, true);
             return Step::Continue;
         }
-        let want = if stmt.write {
-            execute_dry(&mut reference.conn, &ref_sql)
-        } else {
-            execute(&mut reference.conn, &ref_sql, false)
-        };
+        let want = dry(reference, stmt);
         match (&got, &want) {
             (_, w) if w.is_ok() => stats.refused(index, stmt, message, false),
             (Outcome::Failed { code: a, .. }, Outcome::Failed { code: b, .. }) if a == b => {
-                stats.both_failed(stmt.kind, *a)
+                stats.both_failed(stmt, *a)
             }
             _ => stats.mismatch(index, stmt, &got, &want),
         }
         return Step::Continue;
     }
     // The side under test succeeded: the reference runs the statement for real.
-    let want = execute(&mut reference.conn, &ref_sql, stmt.write);
+    let want = execute(
+        &mut reference.conn,
+        &stmt.text(&reference.db),
+        params,
+        stmt.write,
+    );
     if support == Support::Refuse {
         stats.accepted(index, stmt);
     }

@@ -1,6 +1,8 @@
 //! One generated statement and its category; which categories the proxy must support, may
 //! refuse, or must refuse.
 
+use mysql::Value;
+
 /// What a statement exercises (the summary counts per category).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -59,6 +61,30 @@ pub enum Kind {
     RefuseWindow,
     /// A subquery whose rows may live on another shard.
     RefuseSubquery,
+    /// Prepared (`?` placeholders, bound values): a point lookup on the sharding key.
+    PrepPoint,
+    /// Prepared: `key IN (?, ..)`.
+    PrepIn,
+    /// Prepared: range predicates on `events.id` / `orders.user_id`.
+    PrepRange,
+    /// Prepared: a scatter SELECT with a parameter on a non-key column.
+    PrepScatter,
+    /// Prepared: UPDATE with the key as a parameter.
+    PrepUpdate,
+    /// Prepared: DELETE with the key as a parameter.
+    PrepDelete,
+    /// Prepared: a single-row INSERT (every value a parameter).
+    PrepInsert,
+    /// Prepared: a multi-row INSERT whose rows all belong to one shard.
+    PrepInsertMulti,
+    /// Prepared: a multi-row INSERT whose rows span both shards (documented as refused).
+    PrepInsertSpan,
+    /// `BEGIN` on both sides.
+    TxnBegin,
+    TxnCommit,
+    TxnRollback,
+    /// Inside a transaction: a read of keys the transaction wrote (one slot per shard).
+    TxnReadOwn,
     /// The final full-content comparison (`SELECT * ... ORDER BY` primary key).
     Contents,
 }
@@ -81,6 +107,8 @@ impl Kind {
             Base | InsertOne | InsertDup | InsertMulti | UpdateKeyed | DeleteKeyed
             | SelectPoint | SelectIn | SelectOr | SelectRange | OrderBy | OrderLimit
             | Aggregate | GroupBy | JoinBinding | Contents => Support::Must,
+            PrepPoint | PrepIn | PrepRange | PrepUpdate | PrepDelete | PrepInsert
+            | PrepInsertMulti | TxnBegin | TxnCommit | TxnRollback | TxnReadOwn => Support::Must,
             RefuseKeyUpdate | RefuseJoinNonKey | RefuseWindow | RefuseSubquery => Support::Refuse,
             _ => Support::May,
         }
@@ -96,6 +124,12 @@ pub struct Stmt {
     pub write: bool,
     /// Has a top-level ORDER BY that fixes the order of every row (compare in order).
     pub ordered: bool,
+    /// Run as a server-side prepared statement with these values bound to its `?`s.
+    pub params: Option<Vec<Value>>,
+    /// Runs inside a transaction opened by an earlier `TxnBegin`.
+    pub in_txn: bool,
+    /// Prepared, with an integer sharding key bound as a string (`'42'`).
+    pub str_key: bool,
 }
 
 impl Stmt {
@@ -105,6 +139,9 @@ impl Stmt {
             sql,
             write: false,
             ordered: false,
+            params: None,
+            in_txn: false,
+            str_key: false,
         }
     }
 
@@ -114,6 +151,9 @@ impl Stmt {
             sql,
             write: false,
             ordered: true,
+            params: None,
+            in_txn: false,
+            str_key: false,
         }
     }
 
@@ -123,11 +163,70 @@ impl Stmt {
             sql,
             write: true,
             ordered: false,
+            params: None,
+            in_txn: false,
+            str_key: false,
+        }
+    }
+
+    /// The same statement, run prepared with `params` bound.
+    pub fn bind(mut self, params: Vec<Value>, str_key: bool) -> Stmt {
+        self.params = Some(params);
+        self.str_key = str_key;
+        self
+    }
+
+    pub fn is_txn_control(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::TxnBegin | Kind::TxnCommit | Kind::TxnRollback
+        )
+    }
+
+    /// What the proxy may do with this statement: its kind's rule, except that inside a
+    /// transaction a read needing several sub-tables of one shard is refused by design, so
+    /// reads there other than single-key lookups may be refused.
+    pub fn support(&self) -> Support {
+        let kind = self.kind.support();
+        let one_slot_read = matches!(
+            self.kind,
+            Kind::SelectPoint | Kind::PrepPoint | Kind::TxnReadOwn
+        );
+        if self.in_txn && !self.write && kind == Support::Must && !one_slot_read {
+            return Support::May;
+        }
+        kind
+    }
+
+    /// The statement as the summary shows it (with the bound values when prepared).
+    pub fn shown(&self) -> String {
+        let txn = if self.in_txn { "[in transaction] " } else { "" };
+        match &self.params {
+            None => format!("{txn}{}", self.sql),
+            Some(p) => {
+                let vals: Vec<String> = p.iter().map(show_value).collect();
+                format!(
+                    "{txn}[prepared] {} -- params: [{}]",
+                    self.sql,
+                    vals.join(", ")
+                )
+            }
         }
     }
 
     /// The text for one side.
     pub fn text(&self, db: &str) -> String {
         self.sql.replace("{db}", db)
+    }
+}
+
+/// A bound value as the report shows it: integers bare, strings quoted.
+fn show_value(v: &Value) -> String {
+    match v {
+        Value::NULL => "NULL".to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => u.to_string(),
+        Value::Bytes(b) => format!("'{}'", String::from_utf8_lossy(b)),
+        other => format!("{other:?}"),
     }
 }
