@@ -211,7 +211,8 @@ impl BackendConn {
             multi_statements: true,
             schema: None,
             collation: HANDSHAKE_COLLATION,
-            status: 0,
+            // The server default (autocommit on, no transaction) until a reply says otherwise.
+            status: crate::protocol::packets::status::AUTOCOMMIT,
             reusable: true,
             tracks_gtids: false,
             applied_sets: 0,

@@ -397,7 +397,15 @@ impl Session {
         let mut conn = self.checkout().await?;
         let pool = Arc::clone(conn.pool());
         let result = passthrough::send(&mut conn, pool.name(), payload).await;
-        self.keep(conn, result.map(|_| Outcome::default()))?;
+        // No reply: the session's status flags stay as they were.
+        let status = self.status;
+        self.keep(
+            conn,
+            result.map(|_| Outcome {
+                status,
+                ..Outcome::default()
+            }),
+        )?;
         Ok(())
     }
 

@@ -267,7 +267,9 @@ impl Drop for Proxy {
                 tail(&self.log, 40)
             );
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os("SHARDGATE_KEEP_LOGS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

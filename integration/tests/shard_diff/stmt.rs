@@ -107,8 +107,9 @@ impl Kind {
             Base | InsertOne | InsertDup | InsertMulti | UpdateKeyed | DeleteKeyed
             | SelectPoint | SelectIn | SelectOr | SelectRange | OrderBy | OrderLimit
             | Aggregate | GroupBy | JoinBinding | Contents => Support::Must,
-            PrepPoint | PrepIn | PrepRange | PrepUpdate | PrepDelete | PrepInsert
-            | PrepInsertMulti | TxnBegin | TxnCommit | TxnRollback | TxnReadOwn => Support::Must,
+            PrepPoint | PrepIn | PrepRange | PrepUpdate | PrepDelete | PrepInsert | TxnBegin
+            | TxnCommit | TxnRollback | TxnReadOwn => Support::Must,
+            // A prepared multi-row INSERT over several sub-tables is refused (docs/sharding.md).
             RefuseKeyUpdate | RefuseJoinNonKey | RefuseWindow | RefuseSubquery => Support::Refuse,
             _ => Support::May,
         }

@@ -118,7 +118,7 @@ fn prepared_writes_over_several_targets_and_metadata() {
         ids(&mut s1, &format!("SELECT COUNT(*) FROM {db}.countries")),
         vec![1]
     );
-    // A prepared multi-row INSERT whose rows go to different shards is refused by name.
+    // A prepared multi-row INSERT whose rows go to different sub-tables is refused by name.
     let two = c.prep("INSERT INTO orders (id, user_id, amount, status) VALUES (?, ?, 1, 'x'), (?, ?, 1, 'x')").expect("prepare");
     let e = my_err(c.exec_drop(&two, (10i64, 1i64, 11i64, 2i64)));
     assert_eq!(e.code, 1235, "{e:?}");

@@ -124,3 +124,85 @@ fn a_commit_that_fails_on_one_shard_is_reported_as_partial() {
         vec![3]
     );
 }
+
+#[test]
+fn prepared_statements_inside_a_transaction_stay_in_it() {
+    let (proxy, mut s0, mut s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    c.query_drop(
+        "INSERT INTO orders (id, user_id, amount, status) VALUES (10, 2, 1, 'x'), (11, 1, 1, 'y')",
+    )
+    .expect("seed rows");
+    let del = c
+        .prep("DELETE FROM orders WHERE user_id = ? AND id = ?")
+        .expect("prepare");
+    let ins = c
+        .prep("INSERT INTO orders (id, user_id, amount, status) VALUES (?, ?, 1, 'z')")
+        .expect("prepare");
+    let sel = c
+        .prep("SELECT id FROM orders WHERE user_id = ? ORDER BY id")
+        .expect("prepare");
+    c.query_drop("BEGIN").expect("begin");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (12, 1, 1, 'a')")
+        .expect("s0 text");
+    c.exec_drop(&del, (2i64, 10i64))
+        .expect("s1 prepared delete");
+    c.exec_drop(&ins, (13i64, "2")).expect("s1 prepared insert");
+    let both = ids(
+        &mut c,
+        "SELECT id FROM orders WHERE user_id IN (2, 1) ORDER BY id",
+    );
+    assert_eq!(
+        both,
+        vec![11, 12, 13],
+        "a scatter inside the transaction sees its writes"
+    );
+    let own: Vec<i64> = c.exec(&sel, (1i64,)).expect("read s0");
+    assert_eq!(own, vec![11, 12], "the transaction sees its own s0 insert");
+    let own: Vec<i64> = c.exec(&sel, (2i64,)).expect("read s1");
+    assert_eq!(
+        own,
+        vec![13],
+        "the transaction sees its own s1 delete and insert"
+    );
+    c.query_drop("ROLLBACK").expect("rollback");
+    assert_eq!(
+        ids(
+            &mut s0,
+            &format!("SELECT id FROM {db}.orders_0001 ORDER BY id")
+        ),
+        vec![11]
+    );
+    assert_eq!(
+        ids(
+            &mut s1,
+            &format!("SELECT id FROM {db}.orders_0002 ORDER BY id")
+        ),
+        vec![10]
+    );
+}
+
+/// COM_STMT_CLOSE has no reply: it must not change what the session believes about its
+/// transaction (it once cleared the autocommit flag, so later writes were left uncommitted).
+#[test]
+fn closing_a_statement_keeps_autocommit() {
+    let (proxy, _s0, mut s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    let stmt = c
+        .prep("SELECT id FROM orders WHERE user_id = ?")
+        .expect("prepare");
+    c.close(stmt).expect("close");
+    c.query_drop(
+        "INSERT INTO orders (id, user_id, amount, status) VALUES (1, 2, 1, 'a'), (2, 3, 1, 'b')",
+    )
+    .expect("split insert");
+    // Committed at once: visible from another connection.
+    assert_eq!(
+        ids(&mut s1, &format!("SELECT id FROM {db}.orders_0002")),
+        vec![1]
+    );
+    let n: Vec<i64> = c
+        .query("SELECT COUNT(*) FROM orders")
+        .expect("scatter outside a transaction");
+    assert_eq!(n, vec![2]);
+}

@@ -127,7 +127,9 @@ impl Session {
             }
         }
         let out = result?;
-        if !out.failed {
+        // Only the transaction's own connections say anything about the session's state;
+        // borrowed connections outside a transaction do not.
+        if in_txn && !out.failed {
             self.status = (self.status & !status::IN_TRANS) | (out.status & status::IN_TRANS);
         }
         Ok(())

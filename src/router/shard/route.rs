@@ -285,7 +285,7 @@ fn insert(
     }) {
         return Err(ShardError::unsupported(
             &shape.sharded,
-            "a prepared multi-row INSERT whose rows go to different shards",
+            "a prepared multi-row INSERT whose rows go to different sub-tables (send it as a text query, or one row per execute)",
         ));
     }
     let Some((vs, ve)) = ins.values else {
