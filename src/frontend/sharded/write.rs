@@ -175,24 +175,8 @@ impl PreparedExec<'_> {
     }
 
     async fn run(&self, conn: &mut PooledConn, sql: &str) -> Result<WriteOk, FrontendError> {
-        use crate::backend::statements::{Prepared, execute_for};
+        let body = self.execute_packet(conn, sql).await?;
         let name = conn.pool().name().to_string();
-        let text: Arc<[u8]> = Arc::from(sql.as_bytes());
-        let stmt = match conn.prepared(&text).await {
-            Ok(Prepared::Ready(s)) if s.params == self.params => s,
-            Ok(Prepared::Ready(_)) => return Err(FrontendError::BadExecute { id: 0 }),
-            Ok(Prepared::Refused(p)) => return Err(FrontendError::BackendReply(p)),
-            Err(source) => {
-                return Err(ExecError::Lost {
-                    backend: name,
-                    source,
-                    partial: false,
-                }
-                .into());
-            }
-        };
-        let body = execute_for(self.payload, stmt.id, stmt.params, self.types)
-            .ok_or(FrontendError::BadExecute { id: 0 })?;
         match multiwrite::run_command(conn, &name, &body).await? {
             Ok(ok) => Ok(ok),
             Err(p) => Err(FrontendError::BackendReply(p)),

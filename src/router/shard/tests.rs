@@ -10,7 +10,7 @@ use crate::router::Role;
 
 /// orders/order_items: mod over 8 sub-tables (0-3 on shard 0, 4-7 on shard 1), bound;
 /// events: range (< 5000 on shard 0) without sub-tables; countries broadcast.
-fn schema() -> ShardedSchema {
+pub(super) fn schema() -> ShardedSchema {
     let sub = |name: &str| -> Vec<Slot> {
         (0..8)
             .map(|i| Slot {
@@ -66,17 +66,21 @@ fn schema() -> ShardedSchema {
     }
 }
 
-fn route_with(sql: &str, params: Params, full_writes: bool) -> Result<ShardedPlan, ShardError> {
+pub(super) fn route_with(
+    sql: &str,
+    params: Params,
+    full_writes: bool,
+) -> Result<ShardedPlan, ShardError> {
     let s = schema();
     let shape = analyze(sql, &s)?;
     plan(&shape, &s, 2, full_writes, &params, Role::Replica)
 }
 
-fn route(sql: &str) -> Result<ShardedPlan, ShardError> {
+pub(super) fn route(sql: &str) -> Result<ShardedPlan, ShardError> {
     route_with(sql, Params::default(), false)
 }
 
-fn single(sql: &str) -> (usize, String) {
+pub(super) fn single(sql: &str) -> (usize, String) {
     let p = route(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
     assert_eq!(p.kind, ShardedKind::Single, "{sql}");
     (p.targets[0].shard, p.targets[0].sql.clone())

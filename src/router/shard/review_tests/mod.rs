@@ -8,89 +8,13 @@ mod merge;
 mod rewriting;
 mod statements;
 
-use super::analyze::analyze;
-use super::analyze::constraint::Params;
-use super::error::ShardError;
-use super::plan::{MergeSpec, ShardedKind, ShardedPlan};
-use super::route::plan;
-use crate::config::{Algorithm, KeyRange, KeyType, ShardedSchema, Sharding, Slot, TableRule};
+// The fixture of `tests.rs`: orders/order_items mod over 8 sub-tables (0-3 on shard 0, 4-7 on
+// shard 1), bound; events range over two shards; countries broadcast.
+use super::plan::{MergeSpec, ShardedKind};
+use super::tests::{route, route_with, schema, single};
+use crate::config::Sharding;
 use crate::router::classify::Rules;
-use crate::router::{Plan, Role, SessionView, Topology, route_query};
-
-/// Same fixture as `tests.rs`: orders/order_items mod over 8 sub-tables (0-3 on shard 0,
-/// 4-7 on shard 1), bound; events: range (< 5000 on shard 0), no sub-tables; countries
-/// broadcast.
-fn schema() -> ShardedSchema {
-    let sub = |name: &str| -> Vec<Slot> {
-        (0..8)
-            .map(|i| Slot {
-                shard: usize::from(i >= 4),
-                physical: format!("{name}_{i:04}"),
-            })
-            .collect()
-    };
-    let rule = |name: &str, key: &str| TableRule {
-        name: name.into(),
-        key: key.into(),
-        key_type: KeyType::Integer,
-        algorithm: Algorithm::Mod,
-        slots: sub(name),
-        binding_group: Some(0),
-    };
-    ShardedSchema {
-        name: "shop".into(),
-        default_shard: 0,
-        tables: vec![
-            rule("orders", "user_id"),
-            rule("order_items", "user_id"),
-            TableRule {
-                name: "events".into(),
-                key: "id".into(),
-                key_type: KeyType::Integer,
-                algorithm: Algorithm::Range(vec![
-                    KeyRange {
-                        from: None,
-                        to: Some(5000),
-                        slot: 0,
-                    },
-                    KeyRange {
-                        from: Some(5000),
-                        to: None,
-                        slot: 1,
-                    },
-                ]),
-                slots: vec![
-                    Slot {
-                        shard: 0,
-                        physical: "events".into(),
-                    },
-                    Slot {
-                        shard: 1,
-                        physical: "events".into(),
-                    },
-                ],
-                binding_group: None,
-            },
-        ],
-        broadcast: vec!["countries".into()],
-    }
-}
-
-fn route_with(sql: &str, params: Params, full_writes: bool) -> Result<ShardedPlan, ShardError> {
-    let s = schema();
-    let shape = analyze(sql, &s)?;
-    plan(&shape, &s, 2, full_writes, &params, Role::Replica)
-}
-
-fn route(sql: &str) -> Result<ShardedPlan, ShardError> {
-    route_with(sql, Params::default(), false)
-}
-
-fn single(sql: &str) -> (usize, String) {
-    let p = route(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    assert_eq!(p.kind, ShardedKind::Single, "{sql}");
-    (p.targets[0].shard, p.targets[0].sql.clone())
-}
+use crate::router::{Plan, SessionView, Topology, route_query};
 
 /// The statement of a single-target plan.
 fn single_sql(sql: &str) -> String {
