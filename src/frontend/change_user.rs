@@ -66,6 +66,9 @@ impl Session {
             });
         }
         self.release().await;
+        // The other shards' connections carry the old user's session (and transaction).
+        self.release_others().await;
+        self.shard_gtids.clear();
         self.user = user;
         self.schema = schema;
         if let Some(c) = collation {
