@@ -183,6 +183,7 @@ pub fn sharded_schema<'a>(
 /// comments between, as MySQL allows — anywhere in `sql`?
 fn qualifies(sql: &[u8], name: &[u8]) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
+    let in_string = single_quoted(sql);
     let mut from = 0;
     while let Some(pos) = sql
         .get(from..)
@@ -191,6 +192,9 @@ fn qualifies(sql: &[u8], name: &[u8]) -> bool {
         let start = from + pos;
         let mut end = start + name.len();
         from = start + 1;
+        if in_string.get(start).copied().unwrap_or(false) {
+            continue; // inside a string literal ('x@shop.com')
+        }
         if start > 0 && word(sql[start - 1]) {
             continue;
         }
@@ -218,6 +222,42 @@ fn qualifies(sql: &[u8], name: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// For each byte: inside a single-quoted string literal (backslash escapes and doubled quotes
+/// handled)? Double quotes are left alone: with ANSI_QUOTES they quote identifiers.
+fn single_quoted(sql: &[u8]) -> Vec<bool> {
+    let mut out = vec![false; sql.len()];
+    let mut i = 0;
+    let mut inside = false;
+    while i < sql.len() {
+        let b = sql[i];
+        if inside {
+            out[i] = true;
+            if b == b'\\' {
+                if let Some(o) = out.get_mut(i + 1) {
+                    *o = true;
+                }
+                i += 2;
+                continue;
+            }
+            if b == b'\'' {
+                if sql.get(i + 1) == Some(&b'\'') {
+                    if let Some(o) = out.get_mut(i + 1) {
+                        *o = true;
+                    }
+                    i += 2;
+                    continue;
+                }
+                inside = false;
+            }
+        } else if b == b'\'' {
+            inside = true;
+            out[i] = true;
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Does the statement name any sharded or broadcast table of the schema (as a word)?
@@ -294,6 +334,27 @@ mod tests {
             Plan::Single { role, .. } => Some(*role),
             _ => None,
         }
+    }
+
+    #[test]
+    fn naming_a_sharded_schema_from_elsewhere_is_detected_outside_strings() {
+        assert!(qualifies(b"SELECT * FROM shop.orders", b"shop"));
+        assert!(qualifies(b"SELECT * FROM `shop` . orders", b"shop"));
+        assert!(qualifies(b"SELECT * FROM shop/* c */.orders", b"shop"));
+        assert!(!qualifies(
+            b"SELECT * FROM t WHERE email = 'a@shop.com'",
+            b"shop"
+        ));
+        assert!(!qualifies(
+            b"SELECT * FROM t WHERE x = 'it''s shop.x' AND y = 1",
+            b"shop"
+        ));
+        assert!(!qualifies(
+            b"SELECT * FROM t WHERE x = 'a\\' shop.x'",
+            b"shop"
+        ));
+        assert!(qualifies(b"SELECT 'a', shop.t.x FROM shop.t", b"shop"));
+        assert!(!qualifies(b"SELECT * FROM myshop.t", b"shop"));
     }
 
     #[test]
