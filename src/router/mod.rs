@@ -183,7 +183,8 @@ pub fn sharded_schema<'a>(
 /// comments between, as MySQL allows — anywhere in `sql`?
 fn qualifies(sql: &[u8], name: &[u8]) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80;
-    let in_string = single_quoted(sql);
+    // Computed only once a candidate is found (most statements never name the schema).
+    let mut in_string: Option<Vec<bool>> = None;
     let mut from = 0;
     while let Some(pos) = sql
         .get(from..)
@@ -192,7 +193,8 @@ fn qualifies(sql: &[u8], name: &[u8]) -> bool {
         let start = from + pos;
         let mut end = start + name.len();
         from = start + 1;
-        if in_string.get(start).copied().unwrap_or(false) {
+        let strings = in_string.get_or_insert_with(|| single_quoted(sql));
+        if strings.get(start).copied().unwrap_or(false) {
             continue; // inside a string literal ('x@shop.com')
         }
         if start > 0 && word(sql[start - 1]) {
