@@ -26,10 +26,7 @@ pub async fn run(
     backend: &str,
     sql: &str,
 ) -> Result<Result<WriteOk, Vec<u8>>, ExecError> {
-    let mut payload = Vec::with_capacity(1 + sql.len());
-    payload.push(command::COM_QUERY);
-    payload.extend_from_slice(sql.as_bytes());
-    run_command(conn, backend, &payload).await
+    run_command(conn, backend, &command::query(sql.as_bytes())).await
 }
 
 /// Sends any command whose reply is an OK or ERR (COM_QUERY of a write, COM_STMT_EXECUTE of

@@ -129,9 +129,7 @@ impl Session {
         }
         if conn.applied_sets != sets_key {
             for sql in self.sets.statements() {
-                let mut p = Vec::with_capacity(1 + sql.len());
-                p.push(command::COM_QUERY);
-                p.extend_from_slice(sql);
+                let p = command::query(sql);
                 if let Reply::Err(p) = conn.simple_command(&p).await.map_err(lost)? {
                     return Err(FrontendError::BackendReply(p));
                 }

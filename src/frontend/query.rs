@@ -19,7 +19,6 @@ use crate::executor::ExecError;
 use crate::executor::passthrough;
 use crate::executor::passthrough::Outcome;
 use crate::protocol::ProtocolError;
-use crate::protocol::packets::status;
 use crate::protocol::response::Expect;
 use crate::router::classify::Reason;
 use crate::router::prescan::{self, SessionEffect};
@@ -92,8 +91,7 @@ impl Session {
         let window = Duration::from_millis(rw.primary_window_ms);
         SessionView {
             // With autocommit off every statement is part of a transaction.
-            in_transaction: self.status & status::IN_TRANS != 0
-                || self.status & status::AUTOCOMMIT == 0,
+            in_transaction: self.in_transaction(),
             user_primary_only: self.user.default_role == DefaultRole::Primary,
             within_write_window: (rw.read_your_writes == ReadYourWrites::PrimaryWindow
                 || self.gtid_untracked)

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::FrontendError;
 use super::query::ReplicaStatement;
 use super::session::Session;
-use crate::backend::statements::{Prepared as OnConn, execute_for};
 use crate::executor::passthrough;
 use crate::protocol::packets::Reader;
 use crate::protocol::response::Expect;
@@ -124,8 +123,15 @@ impl Session {
                 return Ok(());
             }
         }
-        self.execute_on_primary(&snapshot, target.shard, &sql, payload, params_count, &types)
-            .await?;
+        self.execute_on_primary(
+            &snapshot,
+            target.shard,
+            &target.sql,
+            payload,
+            params_count,
+            &types,
+        )
+        .await?;
         if !read {
             self.note_write();
         }
@@ -136,7 +142,7 @@ impl Session {
         &mut self,
         snapshot: &Snapshot,
         shard: usize,
-        sql: &Arc<[u8]>,
+        sql: &str,
         payload: &[u8],
         params: u16,
         types: &[u8],
@@ -147,30 +153,19 @@ impl Session {
         } else {
             self.shard_conn(snapshot, shard).await?
         };
+        let exec = super::sharded::PreparedExec {
+            payload,
+            params,
+            types,
+        };
+        let body = match exec.execute_packet(&mut conn, sql).await {
+            Ok(body) => body,
+            Err(e) => {
+                self.put_shard_conn(snapshot, shard, conn);
+                return Err(e);
+            }
+        };
         let name = conn.pool().name().to_string();
-        let prepared = conn.prepared(sql).await;
-        let body = match prepared {
-            Ok(OnConn::Ready(s)) if s.params == params => {
-                execute_for(payload, s.id, s.params, types)
-            }
-            Ok(OnConn::Ready(_)) => None,
-            Ok(OnConn::Refused(p)) => {
-                self.put_back(snapshot, shard, conn);
-                return Err(FrontendError::BackendReply(p));
-            }
-            Err(source) => {
-                return Err(crate::executor::ExecError::Lost {
-                    backend: name,
-                    source,
-                    partial: false,
-                }
-                .into());
-            }
-        };
-        let Some(body) = body else {
-            self.put_back(snapshot, shard, conn);
-            return Err(FrontendError::BadExecute { id: 0 });
-        };
         let (seq, caps) = (self.reply_seq, self.client_caps());
         let result = passthrough::forward(
             &mut self.client,
@@ -185,7 +180,7 @@ impl Session {
         if default {
             self.keep(conn, result)?;
         } else {
-            self.put_back(snapshot, shard, conn);
+            self.put_shard_conn(snapshot, shard, conn);
             let out = result?;
             self.status = out.status;
             if let Some(g) = out.last_gtid {
@@ -193,22 +188,6 @@ impl Session {
             }
         }
         Ok(())
-    }
-
-    fn put_back(
-        &mut self,
-        snapshot: &Snapshot,
-        shard: usize,
-        conn: crate::backend::pool::PooledConn,
-    ) {
-        if !conn.reusable {
-            return;
-        }
-        if shard == snapshot.registry.default_shard {
-            self.backend = Some(conn);
-        } else {
-            self.others.insert(shard, conn);
-        }
     }
 }
 

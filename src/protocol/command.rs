@@ -90,6 +90,14 @@ impl<'a> Command<'a> {
     }
 }
 
+/// A COM_QUERY packet for `sql`.
+pub fn query(sql: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(1 + sql.len());
+    p.push(COM_QUERY);
+    p.extend_from_slice(sql);
+    p
+}
+
 /// Replaces the statement id (bytes 1..5) of a statement command packet.
 pub fn with_stmt_id(payload: &[u8], stmt_id: u32) -> Vec<u8> {
     let mut out = payload.to_vec();

@@ -24,17 +24,9 @@ use crate::router::Role;
 use crate::router::shard::plan::{ShardedKind, ShardedPlan};
 use crate::runtime::Snapshot;
 
-/// A COM_QUERY packet for `sql`.
-fn com_query(sql: &str) -> Vec<u8> {
-    let mut p = Vec::with_capacity(1 + sql.len());
-    p.push(command::COM_QUERY);
-    p.extend_from_slice(sql.as_bytes());
-    p
-}
-
 impl Session {
     /// Inside a transaction (explicit, or autocommit off)?
-    pub(super) fn in_transaction(&self) -> bool {
+    pub(in crate::frontend) fn in_transaction(&self) -> bool {
         self.status & status::IN_TRANS != 0 || self.status & status::AUTOCOMMIT == 0
     }
 
@@ -48,7 +40,7 @@ impl Session {
                 let Some(target) = plan.targets.first() else {
                     return Ok(());
                 };
-                let payload = com_query(&target.sql);
+                let payload = command::query(target.sql.as_bytes());
                 if plan.role == Role::Replica
                     && self
                         .try_replica(&payload, snapshot, target.shard, None)
@@ -165,7 +157,12 @@ impl Session {
         }
     }
 
-    fn put_shard_conn(&mut self, snapshot: &Snapshot, shard: usize, conn: PooledConn) {
+    pub(in crate::frontend) fn put_shard_conn(
+        &mut self,
+        snapshot: &Snapshot,
+        shard: usize,
+        conn: PooledConn,
+    ) {
         if !conn.reusable {
             return;
         }

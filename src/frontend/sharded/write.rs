@@ -149,7 +149,7 @@ pub(in crate::frontend) struct PreparedExec<'a> {
 
 impl PreparedExec<'_> {
     /// The client's execute, addressed to `sql` prepared on `conn` (prepared now if needed).
-    pub(super) async fn execute_packet(
+    pub(in crate::frontend) async fn execute_packet(
         &self,
         conn: &mut PooledConn,
         sql: &str,
