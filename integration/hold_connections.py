@@ -6,14 +6,17 @@ connection. Standard library only: it speaks just enough of the protocol to
 log in with mysql_native_password (following an auth switch request if the
 server sends one).
 
-    hold_connections.py HOST PORT USER PASSWORD COUNT READY_FILE [HOLD_SECONDS]
+    hold_connections.py [--partial] HOST PORT USER PASSWORD COUNT READY_FILE [HOLD_SECONDS]
 
 When all COUNT connections are logged in it writes "ready COUNT" to READY_FILE,
 then holds them for HOLD_SECONDS (default 300) or until killed. On a failure it
-writes "error: ..." to READY_FILE and exits 1.
+writes "error: ..." to READY_FILE and exits 1; with --partial (used by
+integration/bench_mux.sh) it writes "partial K of COUNT: ..." instead and holds
+the K connections it has, so that the caller can still measure them.
 """
 
 import hashlib
+import os
 import resource
 import socket
 import struct
@@ -115,12 +118,24 @@ def connect(host, port, user, password):
     return sock
 
 
+def report(ready_file, line):
+    """Write LINE to READY_FILE in one step (the waiting script polls for it)."""
+    tmp = ready_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(line + "\n")
+    os.replace(tmp, ready_file)
+
+
 def main():
-    if len(sys.argv) not in (7, 8):
+    args = sys.argv[1:]
+    partial = bool(args) and args[0] == "--partial"
+    if partial:
+        args = args[1:]
+    if len(args) not in (6, 7):
         sys.exit(__doc__)
-    host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-    count, ready_file = int(sys.argv[5]), sys.argv[6]
-    hold_seconds = float(sys.argv[7]) if len(sys.argv) == 8 else 300.0
+    host, port, user, password = args[0], int(args[1]), args[2], args[3]
+    count, ready_file = int(args[4]), args[5]
+    hold_seconds = float(args[6]) if len(args) == 7 else 300.0
 
     # Each connection is one file descriptor; the usual soft limit is 1024.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -131,12 +146,15 @@ def main():
         for _ in range(count):
             connections.append(connect(host, port, user, password))
     except Exception as exc:  # report any failure to the waiting script
-        with open(ready_file, "w") as f:
-            f.write(f"error: connection {len(connections) + 1} of {count}: {exc}\n")
-        sys.exit(1)
+        if not partial:
+            report(ready_file, f"error: connection {len(connections) + 1} of {count}: {exc}")
+            sys.exit(1)
+        report(ready_file, f"partial {len(connections)} of {count}: connection "
+                           f"{len(connections) + 1} failed: {exc}")
+        time.sleep(hold_seconds)
+        return
 
-    with open(ready_file, "w") as f:
-        f.write(f"ready {len(connections)}\n")
+    report(ready_file, f"ready {len(connections)}")
     time.sleep(hold_seconds)
 
 
