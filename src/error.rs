@@ -80,6 +80,35 @@ pub fn reply_for(err: &FrontendError) -> Option<MysqlError> {
             "HY000",
             format!("Incorrect arguments to mysqld_stmt_execute (statement {id})"),
         ),
+        F::LongDataTooLarge { id, max } => MysqlError::new(
+            1153,
+            "08S01",
+            format!(
+                "Parameter of prepared statement {id} sent with COM_STMT_SEND_LONG_DATA is \
+                 longer than max_allowed_packet ({max} bytes)"
+            ),
+        ),
+        F::NoOpenCursor { id } => MysqlError::new(
+            1421,
+            "HY000",
+            format!("The statement ({id}) has no open cursor."),
+        ),
+        F::NeedsPreviousConnection { function } => MysqlError::new(
+            1235,
+            "42000",
+            format!(
+                "shardgate: {function} inside a larger statement needs the backend connection of \
+                 the previous statement, which connection multiplexing gave back; use \
+                 SELECT {function} on its own, or run both statements in one transaction"
+            ),
+        ),
+        F::SessionStateNotPortable => MysqlError::new(
+            1235,
+            "42000",
+            "shardgate: a session variable's value cannot be carried to another backend \
+             connection"
+                .to_string(),
+        ),
         F::StatementLost { id } => MysqlError::new(
             1243,
             "HY000",

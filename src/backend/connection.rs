@@ -84,8 +84,12 @@ pub struct BackendConn {
     pub last_used: Instant,
     /// The server reports each commit's GTID in OK packets (MariaDB `last_gtid` tracking).
     pub tracks_gtids: bool,
-    /// Which session `SET`s this connection carries (a key of the list; 0 = none).
-    pub applied_sets: u64,
+    /// The session variables this connection carries (as the last session using it left them).
+    pub vars: std::sync::Arc<super::vars::SessionVars>,
+    /// What `LAST_INSERT_ID()` returns on this connection, when the proxy knows it.
+    pub last_insert_id: Option<u64>,
+    /// The server reports session variable and state changes (session tracking enabled).
+    pub tracks_state: bool,
     /// Statements the proxy prepared on this connection for sessions that borrow it.
     pub statements: super::statements::StatementCache,
 }
@@ -215,13 +219,15 @@ impl BackendConn {
             status: crate::protocol::packets::status::AUTOCOMMIT,
             reusable: true,
             tracks_gtids: false,
-            applied_sets: 0,
+            vars: Default::default(),
+            last_insert_id: Some(0),
+            tracks_state: false,
             statements: Default::default(),
             created: Instant::now(),
             last_used: Instant::now(),
         };
         conn.finish_auth(target, plugin, scramble, seq).await?;
-        conn.track_gtids().await.map_err(lost)?;
+        conn.enable_tracking().await.map_err(lost)?;
         Ok(conn)
     }
 
@@ -378,23 +384,23 @@ impl BackendConn {
         Ok(r)
     }
 
-    /// Asks a MariaDB server to report the GTID of each commit in the OK packet (session
-    /// tracking of `last_gtid`), which read-your-writes needs. MySQL reports GTIDs through
-    /// `session_track_gtids` instead (not enabled yet).
-    pub async fn track_gtids(&mut self) -> Result<(), ProtocolError> {
+    /// Asks the server to report every session variable change and any other session state
+    /// change (and, on MariaDB, each commit's GTID: `last_gtid` is one of the variables).
+    pub async fn enable_tracking(&mut self) -> Result<(), ProtocolError> {
         self.tracks_gtids = false;
-        if !self.server_version.contains("MariaDB") {
-            return Ok(());
-        }
-        let sql = "SET SESSION session_track_system_variables = \
-                   CONCAT_WS(',', NULLIF(@@session_track_system_variables, ''), 'last_gtid')";
-        let mut p = vec![command::COM_QUERY];
-        p.extend_from_slice(sql.as_bytes());
-        let reply = self.simple_command(&p).await?;
-        self.tracks_gtids = matches!(reply, Reply::Ok { .. });
-        if let Reply::Err(e) = reply {
-            let (code, _, message) = packets::parse_err(&e)?;
-            tracing::warn!(code, %message, "cannot enable last_gtid tracking; reads after writes go to the primary only within primary_window_ms");
+        self.tracks_state = false;
+        let sql = "SET SESSION session_track_system_variables = '*', \
+                   session_track_state_change = ON";
+        let reply = self.simple_command(&command::query(sql.as_bytes())).await?;
+        match reply {
+            Reply::Ok { .. } => {
+                self.tracks_state = true;
+                self.tracks_gtids = self.server_version.contains("MariaDB");
+            }
+            Reply::Err(e) => {
+                let (code, _, message) = packets::parse_err(&e)?;
+                tracing::warn!(code, %message, "cannot enable session tracking; sessions that change session state keep their backend connection, and reads after writes go to the primary only within primary_window_ms");
+            }
         }
         Ok(())
     }
@@ -407,9 +413,10 @@ impl BackendConn {
         // What the character set becomes after a reset differs between servers: unknown.
         self.collation = 0;
         self.statements.clear();
-        self.applied_sets = 0;
+        self.vars = Default::default();
+        self.last_insert_id = None;
         self.multi_statements = true;
-        self.track_gtids().await?;
+        self.enable_tracking().await?;
         Ok(r)
     }
 

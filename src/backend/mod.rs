@@ -9,6 +9,7 @@ pub mod query;
 pub mod registry;
 pub mod statements;
 pub mod stream;
+pub mod vars;
 
 pub use registry::{Registry, Shard};
 

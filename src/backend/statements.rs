@@ -1,6 +1,6 @@
-//! Prepared statements the proxy keeps on a pooled connection (for reads sent to replicas):
-//! prepared lazily the first time a session executes them there, looked up by SQL text,
-//! bounded, and closed on the server when evicted.
+//! Prepared statements the proxy keeps on a pooled connection, shared by every session that
+//! borrows it: prepared lazily the first time a session executes them there, looked up by SQL
+//! text, bounded, and closed on the server when evicted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,13 +32,22 @@ impl StatementCache {
         self.map.clear();
     }
 
-    fn get(&mut self, sql: &[u8]) -> Option<ConnStatement> {
+    /// The statement for `sql` on this connection, if prepared here.
+    pub fn get(&mut self, sql: &[u8]) -> Option<ConnStatement> {
         self.clock += 1;
         let now = self.clock;
         self.map.get_mut(sql).map(|s| {
             s.last_used = now;
             *s
         })
+    }
+
+    /// Adds a statement the client prepared through the proxy on this connection; returns the
+    /// ids to close on the server (an older copy of the same text, or the evicted one).
+    pub fn remember(&mut self, sql: Arc<[u8]>, id: u32, params: u16) -> Vec<u32> {
+        let mut close: Vec<u32> = self.map.remove(&sql).map(|s| s.id).into_iter().collect();
+        close.extend(self.insert(sql, id, params));
+        close
     }
 
     /// Adds a statement; returns the id of one to close if the cache was full.

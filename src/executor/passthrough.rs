@@ -23,6 +23,18 @@ pub struct Outcome {
     pub warnings: u16,
     /// The reply was an ERR.
     pub failed: bool,
+    /// Session variables the server reported as changed (name, value), in order.
+    pub vars: Vec<(String, String)>,
+    /// The server reported a session state change it does not describe (user variables,
+    /// temporary tables, prepared statements).
+    pub state_changed: bool,
+    /// What `ROW_COUNT()` returns after this reply: affected rows of a final OK, -1 after a
+    /// result set or an error.
+    pub row_count: i64,
+    /// Insert id of the final OK (0 when none).
+    pub insert_id: u64,
+    /// Rows of the final result set, if the reply ended with one (`FOUND_ROWS()`).
+    pub rows: Option<u64>,
 }
 
 /// Sends `payload` as a command to the backend and relays the whole reply to the client,
@@ -205,12 +217,21 @@ pub async fn relay(
     if let Some(schema) = &tracker.schema {
         conn.schema = Some(schema.clone());
     }
+    let row_count = match (tracker.failed, tracker.rows) {
+        (false, None) => i64::try_from(tracker.affected_rows).unwrap_or(i64::MAX),
+        _ => -1,
+    };
     Ok(Outcome {
         status: tracker.status,
         schema: tracker.schema,
         last_gtid: tracker.last_gtid,
         warnings: tracker.warnings,
         failed: tracker.failed,
+        vars: tracker.vars,
+        state_changed: tracker.state_changed,
+        row_count,
+        insert_id: tracker.insert_id,
+        rows: tracker.rows,
     })
 }
 

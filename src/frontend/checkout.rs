@@ -1,6 +1,8 @@
-//! The session's backend connections: checking out its primary connection (replacing one the
-//! server closed while idle), bringing any connection to the session's schema, character set,
-//! options and session `SET`s, and handing it back reset.
+//! The session's backend connections under multiplexing: a connection is borrowed for a
+//! statement and given back after it, unless the session must keep it (a transaction, or
+//! state that lives only in that connection, see `pins`). A borrowed connection is brought to
+//! the session's schema, character set, options and session variables with at most one
+//! combined `SET` (nothing when it already matches; the pool prefers one that does).
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -11,50 +13,15 @@ use super::FrontendError;
 use super::session::Session;
 use crate::backend::connection::Reply;
 use crate::backend::pool::{LIVENESS_CHECK_AFTER, PooledConn};
+use crate::backend::query::QueryResult;
+use crate::backend::vars;
 use crate::executor::ExecError;
 use crate::protocol::ProtocolError;
 use crate::protocol::command;
-use crate::protocol::packets::status;
-
-/// Most session `SET`s the proxy replays; a session with more keeps its reads on the primary.
-pub const MAX_SESSION_SETS: usize = 64;
-
-/// The session's `SET` statements, in order, with a key that identifies the whole list.
-#[derive(Debug, Default)]
-pub struct SessionSets {
-    statements: Vec<Box<[u8]>>,
-    key: u64,
-}
-
-impl SessionSets {
-    /// Records one more; `false` when the list is full (nothing recorded).
-    pub fn push(&mut self, sql: &[u8]) -> bool {
-        if self.statements.len() >= MAX_SESSION_SETS {
-            return false;
-        }
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        (self.key, sql).hash(&mut h);
-        self.key = h.finish().max(1);
-        self.statements.push(sql.into());
-        true
-    }
-
-    /// 0 for no statements.
-    pub fn key(&self) -> u64 {
-        self.key
-    }
-
-    pub fn statements(&self) -> impl Iterator<Item = &[u8]> {
-        self.statements.iter().map(|s| &s[..])
-    }
-
-    pub fn clear(&mut self) {
-        *self = SessionSets::default();
-    }
-}
 
 impl Session {
-    /// The session's backend connection, or a new one brought to the session's state.
+    /// The session's held connection, or one borrowed from the default shard's primary and
+    /// brought to the session's state.
     pub(super) async fn checkout(&mut self) -> Result<PooledConn, FrontendError> {
         if let Some(mut conn) = self.backend.take() {
             if conn.last_used.elapsed() < LIVENESS_CHECK_AFTER || !conn.closed_while_idle() {
@@ -62,17 +29,18 @@ impl Session {
             }
             conn.reusable = false;
             let backend = conn.pool().name().to_string();
-            let in_transaction = self.status & status::IN_TRANS != 0;
-            self.status &= !status::IN_TRANS;
-            if in_transaction {
-                // The transaction is gone with the connection: the client must know.
+            let held_for = self.holds_connection();
+            self.status = crate::protocol::packets::status::AUTOCOMMIT;
+            self.pins.clear();
+            if let Some(why) = held_for {
+                // The transaction or the pinned state is gone with the connection.
+                tracing::info!(conn = self.id, %backend, why, "backend closed a held connection");
                 return Err(FrontendError::Exec(ExecError::Lost {
                     backend,
                     source: ProtocolError::Eof,
                     partial: false,
                 }));
             }
-            tracing::info!(conn = self.id, %backend, "backend closed the idle session connection; reconnecting");
         }
         let snapshot = self.proxy.snapshot();
         let pool = Arc::clone(&snapshot.registry.default().primary);
@@ -81,7 +49,22 @@ impl Session {
         Ok(conn)
     }
 
-    /// Brings a backend connection to the session's schema, character set and options.
+    /// A key of the state a connection must carry for this session (the pool prefers idle
+    /// connections that carry it already).
+    pub(super) fn state_key(&self) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (
+            &self.schema,
+            self.collation,
+            self.multi_statements,
+            self.vars.key(),
+        )
+            .hash(&mut h);
+        h.finish()
+    }
+
+    /// Brings a backend connection to the session's schema, character set, options and
+    /// session variables (and `LAST_INSERT_ID()` when the statement reads it).
     pub(super) async fn sync(&self, conn: &mut PooledConn) -> Result<(), FrontendError> {
         let pool = Arc::clone(conn.pool());
         let lost = |source| {
@@ -91,9 +74,8 @@ impl Session {
                 partial: false,
             })
         };
-        let sets_key = self.sets.key();
-        if conn.applied_sets != sets_key && conn.applied_sets != 0 {
-            // It carries another session's SETs: start again from a clean session.
+        if self.schema.is_none() && conn.schema.is_some() {
+            // Only a reset takes a connection back to no default schema.
             if let Reply::Err(p) = conn.reset().await.map_err(lost)? {
                 return Err(FrontendError::BackendReply(p));
             }
@@ -105,21 +87,6 @@ impl Session {
         {
             return Err(FrontendError::BackendReply(p));
         }
-        if conn.collation != self.collation {
-            let c = Collation::resolve(CollationId::from(self.collation));
-            if c.id() != CollationId::UNKNOWN_COLLATION_ID {
-                let full = format!("SET NAMES '{}' COLLATE '{}'", c.charset(), c.collation());
-                let short = format!("SET NAMES '{}'", c.charset());
-                for sql in [full, short] {
-                    let mut p = vec![command::COM_QUERY];
-                    p.extend_from_slice(sql.as_bytes());
-                    if let Reply::Ok { .. } = conn.simple_command(&p).await.map_err(lost)? {
-                        conn.collation = self.collation;
-                        break;
-                    }
-                }
-            }
-        }
         if let Reply::Err(p) = conn
             .set_multi_statements(self.multi_statements)
             .await
@@ -127,25 +94,120 @@ impl Session {
         {
             return Err(FrontendError::BackendReply(p));
         }
-        if conn.applied_sets != sets_key {
-            for sql in self.sets.statements() {
-                let p = command::query(sql);
-                if let Reply::Err(p) = conn.simple_command(&p).await.map_err(lost)? {
-                    return Err(FrontendError::BackendReply(p));
+        let names = (conn.collation != self.collation
+            || vars::drops_charset_var(&conn.vars, &self.vars))
+        .then(|| names_clauses(self.collation))
+        .flatten();
+        let lid = (self.wants_last_insert_id && conn.last_insert_id != Some(self.last_insert_id))
+            .then(|| format!("@@session.last_insert_id = {}", self.last_insert_id));
+        let same_vars = conn.vars.key() == self.vars.key();
+        if names.is_none() && lid.is_none() && same_vars {
+            return Ok(());
+        }
+        let variants: Vec<Option<&str>> = match &names {
+            Some((full, short)) => vec![Some(full.as_str()), Some(short.as_str())],
+            None => vec![None],
+        };
+        let mut last_err = None;
+        for names in variants {
+            let sql = match vars::sync_statement(&conn.vars, &self.vars, names, lid.clone()) {
+                Ok(Some(sql)) => sql,
+                Ok(None) => break,
+                // Values the proxy cannot write back are never recorded (the session pins).
+                Err(_) => return Err(FrontendError::SessionStateNotPortable),
+            };
+            match conn
+                .simple_command(&command::query(sql.as_bytes()))
+                .await
+                .map_err(lost)?
+            {
+                Reply::Ok { .. } => {
+                    last_err = None;
+                    break;
                 }
+                Reply::Err(p) => last_err = Some(p),
             }
-            conn.applied_sets = sets_key;
+        }
+        if let Some(p) = last_err {
+            return Err(FrontendError::BackendReply(p));
+        }
+        conn.collation = self.collation;
+        conn.vars = Arc::clone(&self.vars);
+        if lid.is_some() {
+            conn.last_insert_id = Some(self.last_insert_id);
         }
         Ok(())
     }
 
-    /// Returns the backend connection to its pool with its session state reset.
-    pub(super) async fn release(&mut self) {
-        if let Some(mut conn) = self.backend.take() {
-            match conn.reset().await {
-                Ok(Reply::Ok { .. }) => {}
-                _ => conn.reusable = false,
-            }
+    /// Why the session must keep its connections after the current statement, if it must.
+    pub(super) fn holds_connection(&self) -> Option<&'static str> {
+        if self.in_transaction() {
+            Some("transaction")
+        } else {
+            self.pins.reason()
         }
     }
+
+    /// After each command: gives back the connections the session need not keep.
+    pub(super) async fn settle(&mut self) {
+        if self.holds_connection().is_some() {
+            return;
+        }
+        if let Some(mut conn) = self.backend.take()
+            && self.last_insert_id_unread
+        {
+            self.read_last_insert_id(&mut conn).await;
+        }
+        // Outside a transaction the other shards' connections carry nothing to keep.
+        self.others.clear();
+    }
+
+    /// Reads `LAST_INSERT_ID()` from the connection about to be given back (a statement on
+    /// it may have changed it), so that the session can answer it on any other connection.
+    async fn read_last_insert_id(&mut self, conn: &mut PooledConn) {
+        self.last_insert_id_unread = false;
+        match conn.query_rows("SELECT LAST_INSERT_ID()").await {
+            Ok(QueryResult::Rows(r)) => {
+                let value = r
+                    .rows
+                    .first()
+                    .and_then(|row| row.first())
+                    .cloned()
+                    .flatten();
+                match value.and_then(|v| v.parse::<u64>().ok()) {
+                    Some(v) => {
+                        self.last_insert_id = v;
+                        conn.last_insert_id = Some(v);
+                    }
+                    None => conn.reusable = false,
+                }
+            }
+            _ => conn.reusable = false,
+        }
+    }
+
+    /// Returns every connection at the end of the session; held ones carry state of this
+    /// session only, so they are reset first.
+    pub(super) async fn release(&mut self) {
+        let held = self.holds_connection().is_some();
+        if let Some(mut conn) = self.backend.take()
+            && held
+            && !matches!(conn.reset().await, Ok(Reply::Ok { .. }))
+        {
+            conn.reusable = false;
+        }
+        self.release_others().await;
+    }
+}
+
+/// `SET NAMES` for a collation, with and without its COLLATE clause (a server that does not
+/// know the collation by that name still takes the character set).
+fn names_clauses(collation: u16) -> Option<(String, String)> {
+    let c = Collation::resolve(CollationId::from(collation));
+    (c.id() != CollationId::UNKNOWN_COLLATION_ID).then(|| {
+        (
+            format!("NAMES '{}' COLLATE '{}'", c.charset(), c.collation()),
+            format!("NAMES '{}'", c.charset()),
+        )
+    })
 }

@@ -1,17 +1,20 @@
-//! Server-side prepared statements: COM_STMT_PREPARE on the session's primary connection
-//! (classified as read or not), and COM_STMT_EXECUTE where the routing allows — a read runs
-//! on a replica, prepared there on first use, with the same read-your-writes and failover as
-//! text reads; cursors, long data, writes and transactions stay on the primary.
+//! Server-side prepared statements under multiplexing: COM_STMT_PREPARE on a borrowed primary
+//! connection (for the metadata the client needs; classified as read or not), and
+//! COM_STMT_EXECUTE on whichever connection runs it — a read on a replica where the routing
+//! allows (same read-your-writes and failover as text reads), anything else on a primary
+//! connection — prepared there on first use and cached per connection.
 
 use std::sync::Arc;
 
 use super::FrontendError;
 use super::query::ReplicaStatement;
 use super::session::Session;
+use crate::backend::pool::PooledConn;
 use crate::backend::statements::parse_execute;
-use crate::executor::passthrough;
-use crate::protocol::command;
+use crate::executor::{ExecError, passthrough};
+use crate::protocol::packets::status;
 use crate::protocol::response::Expect;
+use crate::protocol::{ProtocolError, command};
 use crate::router::classify::{self, Target};
 
 impl Session {
@@ -40,12 +43,14 @@ impl Session {
         };
         let caps = self.client_caps();
         let name = conn.pool().name().to_string();
-        let conn_id = conn.id;
         let stmts = &mut self.stmts;
         let seq = self.reply_seq;
         let client = &mut self.client;
-        let register = |p| {
-            let id = stmts.insert(conn_id, p, sql, read);
+        let mut on_conn = None;
+        let text = Arc::clone(&sql);
+        let register = |p: passthrough::Prepared| {
+            on_conn = Some(p);
+            let id = stmts.insert(p, sql, read);
             if let Some(e) = stmts.get_mut(id) {
                 e.shape = shape;
             }
@@ -53,6 +58,13 @@ impl Session {
         };
         let result =
             passthrough::prepare(client, &mut conn, &name, payload, seq, caps, register).await;
+        if let Some(p) = on_conn
+            && shard_text_is_client_text(payload, &text)
+        {
+            // Later executes on this connection reuse the statement.
+            let close = conn.statements.remember(text, p.backend_stmt_id, p.params);
+            close_on(&mut conn, &close).await;
+        }
         if default {
             self.keep(conn, result)?;
         } else {
@@ -87,13 +99,21 @@ impl Session {
             let read = entry.read;
             let r = self.execute_sharded(payload, stmt_id, shape, read).await;
             if let Some(e) = self.stmts.get_mut(stmt_id) {
-                e.long_data = false;
+                e.long_data.clear();
             }
             return r;
         }
+        if std::mem::take(&mut entry.long_data_overflow) {
+            entry.long_data.clear();
+            return Err(FrontendError::LongDataTooLarge {
+                id: stmt_id,
+                max: self.max_packet,
+            });
+        }
         let long_data = std::mem::take(&mut entry.long_data);
         let read = entry.read;
-        if read && !exec.cursor && !long_data {
+        let fns = entry.fns;
+        if read && !exec.cursor && long_data.is_empty() && self.backend.is_none() {
             let snapshot = self.proxy.snapshot();
             let view = self.view(&snapshot);
             let shard = snapshot.registry.default_shard;
@@ -101,6 +121,8 @@ impl Session {
                 && !view.user_primary_only
                 && !view.within_write_window
                 && view.reads_pinned.is_none()
+                && !fns.row_count
+                && !fns.found_rows
                 && !snapshot.registry.shards[shard].replicas.is_empty();
             if may_use_replica && let Some(entry) = self.stmts.get(stmt_id) {
                 let replica = ReplicaStatement {
@@ -108,6 +130,7 @@ impl Session {
                     params: entry.prepared.params,
                     types: entry.types.clone(),
                 };
+                self.wants_last_insert_id = fns.last_insert_id;
                 if self
                     .try_replica(payload, &snapshot, shard, Some(replica))
                     .await?
@@ -116,18 +139,66 @@ impl Session {
                 }
             }
         }
-        let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_execute")?;
-        let result = self.forward(&p, Expect::Results).await;
+        if self.backend.is_none() && (fns.row_count || fns.found_rows) {
+            return Err(FrontendError::NeedsPreviousConnection {
+                function: if fns.row_count {
+                    "ROW_COUNT()"
+                } else {
+                    "FOUND_ROWS()"
+                },
+            });
+        }
+        self.wants_last_insert_id = fns.last_insert_id;
+        let Some(entry) = self.stmts.get(stmt_id) else {
+            return Err(FrontendError::UnknownStatement {
+                id: stmt_id,
+                command: "mysqld_stmt_execute",
+            });
+        };
+        let stmt = ReplicaStatement {
+            sql: Arc::clone(&entry.sql),
+            params: entry.prepared.params,
+            types: entry.types.clone(),
+        };
+        let mut conn = self.checkout().await?;
+        let name = conn.pool().name().to_string();
+        let lost = |source| ExecError::Lost {
+            backend: name.clone(),
+            source,
+            partial: false,
+        };
+        let body = match stmt.execute_packet(&mut conn, payload).await {
+            Ok(Ok(body)) => body,
+            Ok(Err(refused)) => {
+                self.keep(conn, Ok(passthrough::Outcome::default()))?;
+                return Err(refused);
+            }
+            Err(e) => return self.keep(conn, Err(lost(e))).map(|_| ()),
+        };
+        if let Err(e) = send_long_data(&mut conn, &body, &long_data).await {
+            return self.keep(conn, Err(lost(e))).map(|_| ());
+        }
+        let (seq, caps) = (self.reply_seq, self.client_caps());
+        let result = passthrough::forward(
+            &mut self.client,
+            &mut conn,
+            &name,
+            &body,
+            seq,
+            Expect::Results,
+            caps,
+        )
+        .await;
+        let out = self.keep(conn, result);
         if !read {
             self.note_write();
-            if let Ok(out) = &result
-                && !out.failed
-                && let Some(sql) = self.stmts.get(stmt_id).map(|e| Arc::clone(&e.sql))
-            {
-                self.record_session_effect(&sql);
-            }
         }
-        result.map(|_| ())
+        let out = out?;
+        if exec.cursor && out.status & status::CURSOR_EXISTS != 0 {
+            self.pins.cursors.insert(stmt_id);
+        }
+        self.note_statement(&stmt.sql, &out);
+        Ok(())
     }
 
     /// The statement command with the client's statement id replaced by the primary's.
@@ -159,26 +230,39 @@ impl Session {
         let (shard, text) = crate::router::shard::route::prepare_target(&shape, schema);
         Ok(Some((Arc::new(shape), shard, text)))
     }
+}
 
-    pub(super) fn stmt_payload(
-        &self,
-        payload: &[u8],
-        stmt_id: u32,
-        command: &'static str,
-    ) -> Result<Vec<u8>, FrontendError> {
-        let entry = self
-            .stmts
-            .get(stmt_id)
-            .ok_or(FrontendError::UnknownStatement {
-                id: stmt_id,
-                command,
-            })?;
-        match &self.backend {
-            Some(conn) if conn.id == entry.conn_id => Ok(command::with_stmt_id(
-                payload,
-                entry.prepared.backend_stmt_id,
-            )),
-            _ => Err(FrontendError::StatementLost { id: stmt_id }),
+/// Was the statement prepared with the client's own text (not a shard's rewrite of it)?
+fn shard_text_is_client_text(payload: &[u8], sql: &[u8]) -> bool {
+    payload.get(1..) == Some(sql)
+}
+
+/// Closes statements on the server (COM_STMT_CLOSE has no reply).
+pub(super) async fn close_on(conn: &mut PooledConn, ids: &[u32]) {
+    for id in ids {
+        let mut p = vec![command::COM_STMT_CLOSE];
+        p.extend_from_slice(&id.to_le_bytes());
+        if conn.send_command(&p).await.is_err() {
+            conn.reusable = false;
+            return;
         }
     }
+}
+
+/// Sends the buffered long data to the statement the execute packet names.
+async fn send_long_data(
+    conn: &mut PooledConn,
+    execute: &[u8],
+    chunks: &[(u16, Vec<u8>)],
+) -> Result<(), ProtocolError> {
+    let stmt_id = execute.get(1..5).unwrap_or_default();
+    for (param, data) in chunks {
+        let mut p = Vec::with_capacity(7 + data.len());
+        p.push(command::COM_STMT_SEND_LONG_DATA);
+        p.extend_from_slice(stmt_id);
+        p.extend_from_slice(&param.to_le_bytes());
+        p.extend_from_slice(data);
+        conn.send_command(&p).await?;
+    }
+    Ok(())
 }

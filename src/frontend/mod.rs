@@ -5,13 +5,16 @@ pub mod admin;
 pub mod auth;
 mod change_user;
 mod checkout;
+mod effects;
 mod execute;
 mod explain;
+mod pins;
 mod query;
 pub mod session;
 mod sharded;
 mod sharded_stmt;
 pub mod statements;
+mod stmt_commands;
 
 use crate::backend::BackendError;
 use crate::executor::ExecError;
@@ -46,6 +49,14 @@ pub enum FrontendError {
     BadExecute { id: u32 },
     #[error("prepared statement {id} was lost with its backend connection")]
     StatementLost { id: u32 },
+    #[error("long data for statement {id} exceeds max_allowed_packet ({max} bytes)")]
+    LongDataTooLarge { id: u32, max: usize },
+    #[error("statement {id} has no open cursor")]
+    NoOpenCursor { id: u32 },
+    #[error("{function} needs the connection of the previous statement")]
+    NeedsPreviousConnection { function: &'static str },
+    #[error("a session variable's value cannot be carried to another backend connection")]
+    SessionStateNotPortable,
     #[error("client packet larger than max_allowed_packet ({max} bytes)")]
     PacketTooLarge { max: usize },
     #[error("client did not finish logging in within {secs} s")]

@@ -21,7 +21,7 @@ use crate::executor::passthrough::Outcome;
 use crate::protocol::ProtocolError;
 use crate::protocol::response::Expect;
 use crate::router::classify::Reason;
-use crate::router::prescan::{self, SessionEffect};
+use crate::router::prescan;
 use crate::router::{self, Plan, Role, SessionView, Topology, Why};
 use crate::runtime::Snapshot;
 
@@ -34,6 +34,9 @@ impl Session {
         if let (Some(conn), true) = (held, asks_for_diagnostics(&plan)) {
             // The warnings are on the replica connection that ran the previous read.
             return self.on_held_replica(conn, payload).await;
+        }
+        if self.session_functions(sql).await? {
+            return Ok(());
         }
         if !self.others.is_empty()
             && let Some(commit) = prescan::ends_transaction(sql)
@@ -59,7 +62,9 @@ impl Session {
             }
             Plan::Use { schema, .. } => {
                 self.check_schema(&schema)?;
-                self.forward(payload, Expect::Results).await.map(|_| ())
+                let out = self.forward(payload, Expect::Results).await?;
+                self.note_result(&out);
+                Ok(())
             }
             Plan::Single {
                 role: Role::Primary,
@@ -67,9 +72,7 @@ impl Session {
                 ..
             } => {
                 let out = self.on_primary(payload, writes).await?;
-                if writes && !out.failed {
-                    self.record_session_effect(sql);
-                }
+                self.note_statement(sql, &out);
                 Ok(())
             }
             Plan::Single {
@@ -96,35 +99,22 @@ impl Session {
             within_write_window: (rw.read_your_writes == ReadYourWrites::PrimaryWindow
                 || self.gtid_untracked)
                 && self.last_write_at.is_some_and(|t| t.elapsed() < window),
-            reads_pinned: self.reads_pinned,
+            reads_pinned: self.pins.reason().or(self.route_pin),
         }
     }
 
     /// A statement that may have written ran on the primary (read-your-writes bookkeeping).
     pub(super) fn note_write(&mut self) {
         self.last_write_at = Some(Instant::now());
-        if !self.backend.as_ref().is_some_and(|c| c.tracks_gtids) {
+        let mut conns = self.backend.iter().chain(self.others.values());
+        let (known, tracked) = (
+            self.backend.is_some() || !self.others.is_empty(),
+            conns.any(|c| c.tracks_gtids),
+        );
+        if known && !tracked {
             // No GTID will tell when a replica has this write (MySQL backend, tracking
             // refused): read-your-writes falls back to the primary window.
             self.gtid_untracked = true;
-        }
-    }
-
-    /// Keeps what a successful statement on the primary left in the session's state (text or
-    /// prepared: both call this).
-    pub(super) fn record_session_effect(&mut self, sql: &[u8]) {
-        match prescan::session_effect(sql) {
-            SessionEffect::None => {}
-            SessionEffect::ReplayableSet => {
-                if self.sets.push(sql) {
-                    if let Some(conn) = self.backend.as_mut() {
-                        conn.applied_sets = self.sets.key();
-                    }
-                } else {
-                    self.reads_pinned = Some("more session SET statements than the proxy replays");
-                }
-            }
-            SessionEffect::PinsReads(why) => self.reads_pinned = Some(why),
         }
     }
 
@@ -207,8 +197,8 @@ impl Session {
             let body = match &stmt {
                 None => Cow::Borrowed(payload),
                 Some(s) => match s.execute_packet(&mut conn, payload).await {
-                    Ok(Some(p)) => Cow::Owned(p),
-                    Ok(None) => return Ok(false),
+                    Ok(Ok(p)) => Cow::Owned(p),
+                    Ok(Err(_)) => return Ok(false),
                     Err(_) => continue,
                 },
             };
@@ -219,6 +209,7 @@ impl Session {
                     .await;
             match result {
                 Ok(out) => {
+                    self.note_result(&out);
                     if out.warnings > 0 {
                         // SHOW WARNINGS must reach this connection.
                         self.held_replica = Some(conn);
@@ -245,7 +236,7 @@ impl Session {
     }
 }
 
-/// A prepared statement to execute on a replica connection.
+/// A prepared statement to execute on any backend connection.
 pub(super) struct ReplicaStatement {
     pub sql: Arc<[u8]>,
     pub params: u16,
@@ -255,21 +246,27 @@ pub(super) struct ReplicaStatement {
 
 impl ReplicaStatement {
     /// The client's execute packet for this statement on `conn` (prepared there if needed);
-    /// `None` when it cannot run there (the replica refuses it, or the types are unknown).
-    async fn execute_packet(
+    /// `Ok(Err(_))` when it cannot run there (the server refuses it, its parameters changed,
+    /// or the parameter types are unknown).
+    pub(super) async fn execute_packet(
         &self,
         conn: &mut PooledConn,
         payload: &[u8],
-    ) -> Result<Option<Vec<u8>>, ProtocolError> {
-        match conn.prepared(&self.sql).await? {
-            StmtOnConn::Ready(s) if s.params == self.params => Ok(execute_for(
+    ) -> Result<Result<Vec<u8>, FrontendError>, ProtocolError> {
+        let client_id = payload
+            .get(1..5)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        Ok(match conn.prepared(&self.sql).await? {
+            StmtOnConn::Ready(s) if s.params == self.params => execute_for(
                 payload,
                 s.id,
                 s.params,
                 self.types.as_deref().unwrap_or_default(),
-            )),
-            _ => Ok(None),
-        }
+            )
+            .ok_or(FrontendError::BadExecute { id: client_id }),
+            StmtOnConn::Ready(_) => Err(FrontendError::StatementLost { id: client_id }),
+            StmtOnConn::Refused(p) => Err(FrontendError::BackendReply(p)),
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! A client session: the handshake, then the command loop. The session owns its state
-//! (user, schema, character set, options, prepared statements); it holds one connection to
-//! its primary for its whole life and borrows replica connections per read (see `query`).
+//! (user, schema, character set, options, session variables, prepared statements); it borrows
+//! backend connections per statement and keeps one only while it must (see `checkout`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,10 +11,11 @@ use tokio::net::TcpStream;
 
 use super::FrontendError;
 use super::auth::{FirstResponse, authenticate};
-use super::checkout::SessionSets;
+use super::pins::Pins;
 use super::statements::Statements;
 use crate::backend::connection::{Flavour, Reply};
 use crate::backend::pool::PooledConn;
+use crate::backend::vars::SessionVars;
 use crate::config::User;
 use crate::error;
 use crate::executor::ExecError;
@@ -39,6 +40,8 @@ pub struct Session {
     pub(super) schema: Option<String>,
     pub(super) multi_statements: bool,
     pub(super) status: u16,
+    /// The default shard's primary connection while the session keeps it (transaction,
+    /// pinned state); `None` between statements otherwise.
     pub(super) backend: Option<PooledConn>,
     pub(super) stmts: Statements,
     pub(super) max_packet: usize,
@@ -51,10 +54,21 @@ pub struct Session {
     /// A write ran where GTIDs are not reported (MySQL backend): read-your-writes falls back
     /// to the primary window.
     pub(super) gtid_untracked: bool,
-    /// Session `SET`s, replayed on every other connection the session uses.
-    pub(super) sets: SessionSets,
-    /// Why the session's reads stay on the primary (state that lives only there).
-    pub(super) reads_pinned: Option<&'static str>,
+    /// Session variables the server reported as changed, set on every connection borrowed.
+    pub(super) vars: Arc<SessionVars>,
+    /// Why the session keeps its connection between statements (beyond a transaction).
+    pub(super) pins: Pins,
+    /// Why the session's reads stay on the primary although it keeps no connection.
+    pub(super) route_pin: Option<&'static str>,
+    /// What `LAST_INSERT_ID()` returns for this session.
+    pub(super) last_insert_id: u64,
+    /// A statement may have changed `LAST_INSERT_ID()` on the held connection.
+    pub(super) last_insert_id_unread: bool,
+    /// The current statement reads `LAST_INSERT_ID()`: connections must carry the value.
+    pub(super) wants_last_insert_id: bool,
+    /// What `ROW_COUNT()` and `FOUND_ROWS()` return for this session's next statement.
+    pub(super) row_count: i64,
+    pub(super) found_rows: u64,
     /// The replica connection of the last read while it holds warnings to show.
     pub(super) held_replica: Option<PooledConn>,
     /// Primary connections to shards other than the default one (sharded schemas).
@@ -140,8 +154,14 @@ async fn connect(
         last_write_at: None,
         last_gtid: None,
         gtid_untracked: false,
-        sets: SessionSets::default(),
-        reads_pinned: None,
+        vars: Arc::default(),
+        pins: Pins::default(),
+        route_pin: None,
+        last_insert_id: 0,
+        last_insert_id_unread: false,
+        wants_last_insert_id: false,
+        row_count: -1,
+        found_rows: 0,
         held_replica: None,
         others: Default::default(),
         shard_gtids: Default::default(),
@@ -152,11 +172,10 @@ async fn connect(
         }
         session.schema = Some(db);
     }
-    // Take the backend connection now: an unknown schema or a dead backend fails the login,
-    // as it would against the server itself.
-    match session.checkout().await {
-        Ok(conn) => session.backend = Some(conn),
-        Err(e) => return refuse(&mut session.client, seq, e).await,
+    // Borrow a backend connection now: an unknown schema or a dead backend fails the login,
+    // as it would against the server itself. It goes straight back to the pool.
+    if let Err(e) = session.checkout().await {
+        return refuse(&mut session.client, seq, e).await;
     }
     let ok = packets::ok_packet(session.status, 0, 0);
     session.client.write_packet(&mut seq, &ok);
@@ -213,6 +232,8 @@ impl Session {
                     break "client protocol error";
                 }
             };
+            self.pins.start_statement();
+            self.wants_last_insert_id = false;
             match self.dispatch(&payload).await {
                 Ok(true) => {}
                 Ok(false) => break "client sent COM_QUIT",
@@ -224,10 +245,10 @@ impl Session {
                     }
                 }
             }
+            self.settle().await;
             self.client.shrink();
         };
         self.release().await;
-        self.release_others().await;
         self.client.shutdown().await;
         reason
     }
@@ -268,31 +289,10 @@ impl Session {
             Command::ChangeUser(body) => self.change_user(body).await?,
             Command::StmtPrepare(_) => self.prepare(payload).await?,
             Command::StmtExecute { stmt_id } => self.execute(payload, stmt_id).await?,
-            Command::StmtFetch { stmt_id } => {
-                let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_fetch")?;
-                self.forward(&p, Expect::Rows).await?;
-            }
-            Command::StmtReset { stmt_id } => {
-                let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_reset")?;
-                self.forward(&p, Expect::OkOrErr).await?;
-            }
-            Command::StmtSendLongData { stmt_id } => {
-                // No reply; an unknown statement is reported by the execute that follows.
-                if let Ok(p) = self.stmt_payload(payload, stmt_id, "mysqld_stmt_send_long_data") {
-                    if let Some(entry) = self.stmts.get_mut(stmt_id) {
-                        // The data now sits with the primary's statement.
-                        entry.long_data = true;
-                    }
-                    self.send_only(&p).await?;
-                }
-            }
-            Command::StmtClose { stmt_id } => {
-                let p = self.stmt_payload(payload, stmt_id, "mysqld_stmt_close");
-                self.stmts.remove(stmt_id);
-                if let Ok(p) = p {
-                    self.send_only(&p).await?;
-                }
-            }
+            Command::StmtFetch { stmt_id } => self.fetch(payload, stmt_id).await?,
+            Command::StmtReset { stmt_id } => self.reset_statement(payload, stmt_id).await?,
+            Command::StmtSendLongData { stmt_id } => self.long_data(payload, stmt_id),
+            Command::StmtClose { stmt_id } => self.close_statement(payload, stmt_id).await?,
             Command::SetOption(opt) => {
                 self.multi_statements = match opt {
                     0 => true,
@@ -323,23 +323,7 @@ impl Session {
                 self.client.write_packet(&mut seq, &eof);
                 self.client.flush().await?;
             }
-            Command::ResetConnection => {
-                self.release_others().await;
-                let out = self.forward(payload, Expect::OkOrErr).await?;
-                if !out.failed {
-                    self.stmts.clear();
-                    self.forget_session_state();
-                    if let Some(conn) = self.backend.as_mut() {
-                        conn.collation = 0;
-                        conn.multi_statements = true;
-                        // The reset also dropped the proxy's `last_gtid` tracking.
-                        if conn.track_gtids().await.is_err() {
-                            conn.reusable = false;
-                            self.backend = None;
-                        }
-                    }
-                }
-            }
+            Command::ResetConnection => self.reset_connection().await?,
             Command::Unsupported(code) => return Err(FrontendError::UnknownCommand(code)),
         }
         Ok(true)
@@ -353,15 +337,27 @@ impl Session {
         Ok(())
     }
 
-    /// After a reset or a change of user: no SETs to replay, nothing pinned.
+    /// COM_RESET_CONNECTION: the session's variables, pins, statements and transaction are
+    /// dropped; a held connection is reset and given back.
+    async fn reset_connection(&mut self) -> Result<(), FrontendError> {
+        self.release().await;
+        self.stmts.clear();
+        self.forget_session_state();
+        self.status = status::AUTOCOMMIT;
+        self.reply_ok().await
+    }
+
+    /// After a reset or a change of user: no variables to carry, nothing pinned.
     pub(super) fn forget_session_state(&mut self) {
         self.gtid_untracked = false;
-        self.sets.clear();
-        self.reads_pinned = None;
+        self.vars = Arc::default();
+        self.pins.clear();
+        self.route_pin = None;
         self.held_replica = None;
-        if let Some(conn) = self.backend.as_mut() {
-            conn.applied_sets = 0;
-        }
+        self.last_insert_id = 0;
+        self.last_insert_id_unread = false;
+        self.row_count = -1;
+        self.found_rows = 0;
     }
 
     pub(super) fn check_schema(&self, schema: &str) -> Result<(), FrontendError> {
@@ -392,29 +388,22 @@ impl Session {
         self.keep(conn, result)
     }
 
-    /// Sends a command that has no reply.
-    pub(super) async fn send_only(&mut self, payload: &[u8]) -> Result<(), FrontendError> {
-        let mut conn = self.checkout().await?;
-        let pool = Arc::clone(conn.pool());
-        let result = passthrough::send(&mut conn, pool.name(), payload).await;
-        // No reply: the session's status flags stay as they were.
-        let status = self.status;
-        self.keep(
-            conn,
-            result.map(|_| Outcome {
-                status,
-                ..Outcome::default()
-            }),
-        )?;
-        Ok(())
-    }
-
-    /// Keeps the connection for the next command unless it broke; records the reply's state.
+    /// Keeps the connection while the session needs it (see `settle`) unless it broke;
+    /// records the state the reply reports (status, schema, GTID, session variables).
     pub(super) fn keep(
         &mut self,
-        conn: PooledConn,
+        mut conn: PooledConn,
         result: Result<Outcome, ExecError>,
     ) -> Result<Outcome, FrontendError> {
+        if let Ok(out) = &result {
+            self.note_vars(&out.vars);
+            if !out.vars.is_empty() {
+                conn.vars = Arc::clone(&self.vars);
+            }
+            if out.insert_id > 0 {
+                self.last_insert_id_unread = true;
+            }
+        }
         if conn.reusable {
             self.backend = Some(conn);
         }

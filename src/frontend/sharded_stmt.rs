@@ -36,8 +36,12 @@ impl Session {
         };
         let params_count = entry.prepared.params;
         let types = entry.types.clone().unwrap_or_default();
-        let params = if entry.long_data {
-            Params(vec![ParamValue::Other; usize::from(params_count)])
+        let params = if !entry.long_data.is_empty() {
+            return Err(ShardError::unsupported(
+                &shape.sharded,
+                "COM_STMT_SEND_LONG_DATA for a statement on a sharded table",
+            )
+            .into());
         } else {
             param_values(payload, params_count, &types)
                 .ok_or(FrontendError::BadExecute { id: stmt_id })?

@@ -1,6 +1,6 @@
-//! The session's prepared statements: the ids the client sees, mapped to the statement on the
-//! session's primary connection, with what executing them elsewhere needs (SQL text, whether
-//! it is a read, the parameter types last sent).
+//! The session's prepared statements: the ids the client sees, with what executing them on
+//! any backend connection needs (SQL text, parameter count, whether it is a read, the
+//! parameter types last sent, long data buffered until the execute).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,16 +10,20 @@ use crate::executor::passthrough::Prepared;
 /// One prepared statement of the session.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    /// The primary connection it was prepared on.
-    pub conn_id: u64,
+    /// As the backend described it when the client prepared it.
     pub prepared: Prepared,
     pub sql: Arc<[u8]>,
     /// A plain read by the routing rules: executions may run on a replica.
     pub read: bool,
     /// Parameter types from the last execute that sent them (2 bytes per parameter).
     pub types: Option<Box<[u8]>>,
-    /// COM_STMT_SEND_LONG_DATA went to the primary since the last execute.
-    pub long_data: bool,
+    /// COM_STMT_SEND_LONG_DATA chunks since the last execute (parameter, data), sent to the
+    /// connection that runs the execute.
+    pub long_data: Vec<(u16, Vec<u8>)>,
+    /// More long data arrived than max_allowed_packet: the execute fails.
+    pub long_data_overflow: bool,
+    /// Calls of session functions in the statement.
+    pub fns: crate::frontend::effects::SessionFns,
     /// On a sharded schema: the statement's routing shape (routed at each execute).
     pub shape: Option<Arc<crate::router::shard::analyze::Shape>>,
 }
@@ -32,8 +36,8 @@ pub struct Statements {
 }
 
 impl Statements {
-    /// Registers a statement prepared on `conn_id` and returns the client's id for it.
-    pub fn insert(&mut self, conn_id: u64, prepared: Prepared, sql: Arc<[u8]>, read: bool) -> u32 {
+    /// Registers a prepared statement and returns the client's id for it.
+    pub fn insert(&mut self, prepared: Prepared, sql: Arc<[u8]>, read: bool) -> u32 {
         loop {
             self.next_id = self.next_id.wrapping_add(1).max(1);
             if !self.map.contains_key(&self.next_id) {
@@ -41,12 +45,13 @@ impl Statements {
             }
         }
         let entry = Entry {
-            conn_id,
             prepared,
+            fns: crate::frontend::effects::SessionFns::of(&sql),
             sql,
             read,
             types: None,
-            long_data: false,
+            long_data: Vec::new(),
+            long_data_overflow: false,
             shape: None,
         };
         self.map.insert(self.next_id, entry);
@@ -83,13 +88,13 @@ mod tests {
             cols: 0,
         };
         let sql: Arc<[u8]> = Arc::from(&b"SELECT 1"[..]);
-        let a = s.insert(7, p(100), Arc::clone(&sql), true);
-        let b = s.insert(7, p(200), Arc::clone(&sql), false);
+        let a = s.insert(p(100), Arc::clone(&sql), true);
+        let b = s.insert(p(200), Arc::clone(&sql), false);
         assert_ne!(a, b);
         assert_eq!(s.get(b).map(|e| e.prepared.backend_stmt_id), Some(200));
         assert!(s.remove(a).is_some());
         assert!(s.get(a).is_none());
         s.next_id = u32::MAX;
-        assert_eq!(s.insert(1, p(1), sql, true), 1, "ids wrap to 1, skipping 0");
+        assert_eq!(s.insert(p(1), sql, true), 1, "ids wrap to 1, skipping 0");
     }
 }

@@ -1,4 +1,4 @@
-//! Result sets the proxy answers itself (admin statements): text protocol, string columns.
+//! Result sets the proxy answers itself (admin statements, session functions): text protocol.
 
 use super::packets::{self, put_lenenc_bytes};
 
@@ -34,6 +34,31 @@ pub fn text_result(
         }
         out.push(p);
     }
+    out.push(packets::terminator(deprecate_eof, 0, status));
+    out
+}
+
+/// A one-row, one-column result set of a signed BIGINT, as the server answers
+/// `SELECT ROW_COUNT()`.
+pub fn integer_result(name: &str, value: i64, deprecate_eof: bool, status: u16) -> Vec<Vec<u8>> {
+    let mut def = Vec::with_capacity(32 + 2 * name.len());
+    for field in [&b"def"[..], b"", b"", b"", name.as_bytes(), b""] {
+        put_lenenc_bytes(&mut def, field);
+    }
+    def.push(0x0C);
+    def.extend_from_slice(&63u16.to_le_bytes()); // binary
+    def.extend_from_slice(&21u32.to_le_bytes());
+    def.push(0x08); // MYSQL_TYPE_LONGLONG
+    def.extend_from_slice(&(1u16 | 128 | 32768).to_le_bytes()); // NOT NULL, BINARY, NUM
+    def.push(0);
+    def.extend_from_slice(&[0, 0]);
+    let mut row = Vec::new();
+    put_lenenc_bytes(&mut row, value.to_string().as_bytes());
+    let mut out = vec![vec![1], def];
+    if !deprecate_eof {
+        out.push(packets::eof_packet(0, status));
+    }
+    out.push(row);
     out.push(packets::terminator(deprecate_eof, 0, status));
     out
 }

@@ -74,6 +74,15 @@ pub struct ResponseTracker {
     pub last_gtid: Option<String>,
     /// An ERR packet ended the reply.
     pub failed: bool,
+    /// Session system variables the server reported as changed, in order (name, value).
+    pub vars: Vec<(String, String)>,
+    /// The server reported a session state change (SESSION_TRACK_STATE_CHANGE).
+    pub state_changed: bool,
+    /// Affected rows and insert id of the last OK packet.
+    pub affected_rows: u64,
+    pub insert_id: u64,
+    /// Rows of the last result set; `None` when the last result was an OK or ERR.
+    pub rows: Option<u64>,
 }
 
 impl ResponseTracker {
@@ -93,6 +102,11 @@ impl ResponseTracker {
             schema: None,
             last_gtid: None,
             failed: false,
+            vars: Vec::new(),
+            state_changed: false,
+            affected_rows: 0,
+            insert_id: 0,
+            rows: None,
         }
     }
 
@@ -156,6 +170,7 @@ impl ResponseTracker {
                         return Err(ProtocolError::Malformed("result set with zero columns"));
                     }
                     self.state = State::Columns(n);
+                    self.rows = Some(0);
                     Ok(Action::Forward)
                 }
                 None => Err(ProtocolError::Malformed("empty packet")),
@@ -187,6 +202,9 @@ impl ResponseTracker {
             }
             State::Rows | State::FieldDefs => {
                 if !packets::is_terminator(payload, self.caps.deprecate_eof) {
+                    if let Some(rows) = self.rows.as_mut() {
+                        *rows += 1;
+                    }
                     return Ok(Action::Forward);
                 }
                 let action = self.terminator(payload)?;
@@ -234,6 +252,12 @@ impl ResponseTracker {
         let mut ok = packets::Ok::parse(payload, true)?;
         self.status = ok.status;
         self.warnings = ok.warnings;
+        if self.state != State::Rows {
+            // An OK that is a result of its own (not the end of a result set's rows).
+            self.affected_rows = ok.affected_rows;
+            self.insert_id = ok.last_insert_id;
+            self.rows = None;
+        }
         if ok.session_state.is_empty() {
             if self.caps.session_track {
                 return Ok(Action::Forward);
@@ -244,6 +268,8 @@ impl ResponseTracker {
         if let Some(schema) = state.schema {
             self.schema = Some(schema);
         }
+        self.state_changed |= state.state_changed;
+        self.vars.extend(state.vars);
         if state.last_gtid.is_none() && self.caps.session_track {
             return Ok(Action::Forward);
         }
@@ -271,6 +297,8 @@ fn reencode(ok: &packets::Ok<'_>, payload: &[u8], session_track: bool) -> Vec<u8
 struct SessionState {
     schema: Option<String>,
     last_gtid: Option<String>,
+    vars: Vec<(String, String)>,
+    state_changed: bool,
     /// The block without the `last_gtid` entry, which the proxy asked for and the client did not.
     without_gtid: Vec<u8>,
 }
@@ -279,10 +307,13 @@ impl SessionState {
     fn parse(block: &[u8]) -> Result<Self, ProtocolError> {
         const SYSTEM_VARIABLES: u8 = 0;
         const SCHEMA: u8 = 1;
+        const STATE_CHANGE: u8 = 2;
         let mut r = Reader::new(block);
         let mut out = SessionState {
             schema: None,
             last_gtid: None,
+            vars: Vec::new(),
+            state_changed: false,
             without_gtid: Vec::with_capacity(block.len()),
         };
         while !r.is_empty() {
@@ -297,12 +328,17 @@ impl SessionState {
                 }
                 SYSTEM_VARIABLES => {
                     let mut d = Reader::new(data);
-                    if d.lenenc_bytes()? == b"last_gtid" {
-                        let value = d.lenenc_bytes()?;
-                        out.last_gtid = Some(String::from_utf8_lossy(value).into_owned())
-                            .filter(|g| !g.is_empty());
+                    let name = d.lenenc_bytes()?;
+                    let value = String::from_utf8_lossy(d.lenenc_bytes()?).into_owned();
+                    if name == b"last_gtid" {
+                        out.last_gtid = Some(value).filter(|g| !g.is_empty());
                         continue;
                     }
+                    out.vars
+                        .push((String::from_utf8_lossy(name).to_ascii_lowercase(), value));
+                }
+                STATE_CHANGE => {
+                    out.state_changed = Reader::new(data).lenenc_bytes()? == b"1";
                 }
                 _ => {}
             }
