@@ -1,7 +1,7 @@
 //! Shared proxy state: the current config snapshot with its backends (atomically swappable),
 //! plus what outlives a snapshot (RSA key, caching_sha2 cache, connection counters).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +36,8 @@ pub struct Proxy {
     /// Text columns' real collations per (schema, physical table), looked up once in
     /// information_schema for scatter merges (column definitions do not carry them).
     pub column_collations: Mutex<HashMap<(String, String), TableCollations>>,
+    /// Sessions that keep a backend connection between statements, by reason.
+    pinned: Mutex<BTreeMap<&'static str, usize>>,
 }
 
 impl Proxy {
@@ -56,6 +58,7 @@ impl Proxy {
             sha2_cache: Mutex::new(HashSet::new()),
             next_connection_id: AtomicU32::new(1),
             column_collations: Mutex::new(HashMap::new()),
+            pinned: Mutex::new(BTreeMap::new()),
             clients: AtomicUsize::new(0),
         })
     }
@@ -73,6 +76,35 @@ impl Proxy {
                 return id;
             }
         }
+    }
+
+    /// A session's reason to keep its connection changed.
+    pub fn pin_changed(&self, from: Option<&'static str>, to: Option<&'static str>) {
+        if from == to {
+            return;
+        }
+        let mut pinned = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(why) = from
+            && let Some(n) = pinned.get_mut(why)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                pinned.remove(why);
+            }
+        }
+        if let Some(why) = to {
+            *pinned.entry(why).or_default() += 1;
+        }
+    }
+
+    /// `reason=count, ...` of the sessions that keep a connection (empty when none do).
+    pub fn pinned_summary(&self) -> String {
+        let pinned = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        pinned
+            .iter()
+            .map(|(why, n)| format!("{why}={n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn sha2_key(user: &str, password: &str) -> [u8; 32] {

@@ -81,10 +81,11 @@ fn pool_saturation_gives_1040_then_recovers() {
         checkout_timeout_ms: Some(300),
         ..Default::default()
     });
-    // Each session holds its backend connection for its whole life.
+    // A session holds a backend connection only inside a transaction.
     let mut first = proxy.conn();
-    let second = proxy.conn();
-    first.ping().expect("first session works");
+    let mut second = proxy.conn();
+    first.query_drop("BEGIN").expect("first session works");
+    second.query_drop("BEGIN").expect("second session works");
     let started = Instant::now();
     let e = my_err(proxy.conn_as("app", "app-pw", Some("shop")));
     let waited = started.elapsed();
@@ -103,9 +104,13 @@ fn pool_saturation_gives_1040_then_recovers() {
         "but not much longer ({waited:?})"
     );
     // The sessions that hold connections are unaffected.
-    first.ping().expect("first session still works");
+    first
+        .query_drop("SELECT 1")
+        .expect("first session still works");
 
-    drop(second);
+    second
+        .query_drop("COMMIT")
+        .expect("commit gives the connection back");
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut third = loop {
         match proxy.conn_as("app", "app-pw", Some("shop")) {

@@ -10,6 +10,7 @@ mod auth;
 mod commands;
 mod concurrency;
 mod health;
+mod multiplexing;
 mod operations;
 mod prepared;
 mod results;

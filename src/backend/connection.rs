@@ -90,6 +90,9 @@ pub struct BackendConn {
     pub last_insert_id: Option<u64>,
     /// The server reports session variable and state changes (session tracking enabled).
     pub tracks_state: bool,
+    /// The variables a client of this server would be told about (the server's
+    /// `session_track_system_variables` before the proxy asked for all of them).
+    pub client_tracked_vars: Option<std::sync::Arc<str>>,
     /// Statements the proxy prepared on this connection for sessions that borrow it.
     pub statements: super::statements::StatementCache,
 }
@@ -222,6 +225,7 @@ impl BackendConn {
             vars: Default::default(),
             last_insert_id: Some(0),
             tracks_state: false,
+            client_tracked_vars: None,
             statements: Default::default(),
             created: Instant::now(),
             last_used: Instant::now(),
@@ -389,6 +393,18 @@ impl BackendConn {
     pub async fn enable_tracking(&mut self) -> Result<(), ProtocolError> {
         self.tracks_gtids = false;
         self.tracks_state = false;
+        if let super::query::QueryResult::Rows(r) = self
+            .query_rows("SELECT @@global.session_track_system_variables")
+            .await?
+        {
+            let list = r
+                .rows
+                .first()
+                .and_then(|row| row.first())
+                .cloned()
+                .flatten();
+            self.client_tracked_vars = Some(list.unwrap_or_default().into());
+        }
         let sql = "SET SESSION session_track_system_variables = '*', \
                    session_track_state_change = ON";
         let reply = self.simple_command(&command::query(sql.as_bytes())).await?;

@@ -49,7 +49,8 @@ pub async fn forward(
     caps: ClientCaps,
 ) -> Result<Outcome, ExecError> {
     let backend_seq = send(conn, backend_name, payload).await?;
-    let tracker = ResponseTracker::new(expect, caps, conn.status);
+    let tracker = ResponseTracker::new(expect, caps, conn.status)
+        .visible_vars(conn.client_tracked_vars.clone());
     let mut seq = client_seq;
     relay(client, conn, backend_name, tracker, &mut seq, backend_seq).await
 }

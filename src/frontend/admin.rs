@@ -25,6 +25,7 @@ impl Session {
         }
         let (columns, rows): (&[&str], _) = match admin {
             Admin::ShowBackends => (BACKEND_COLUMNS, backend_rows(snapshot)),
+            Admin::ShowPools => (POOL_COLUMNS, self.pool_rows(snapshot)),
             Admin::Explain(sql) => (EXPLAIN_COLUMNS, self.explain(&sql, snapshot)?),
         };
         let packets = text_result(
@@ -128,6 +129,57 @@ const BACKEND_COLUMNS: &[&str] = &[
     "pool_created",
     "pool_closed",
 ];
+
+const POOL_COLUMNS: &[&str] = &[
+    "shard",
+    "role",
+    "backend",
+    "max",
+    "open",
+    "in_use",
+    "idle",
+    "waiting",
+    "created",
+    "closed",
+    "checkout_timeouts",
+    "pinned_sessions",
+];
+
+impl Session {
+    /// One row per backend pool; the default shard's primary row also lists the sessions that
+    /// keep a connection between statements, by reason (they keep one of that pool's).
+    fn pool_rows(&self, snapshot: &Snapshot) -> Vec<Vec<Option<String>>> {
+        let pinned = self.proxy.pinned_summary();
+        let mut rows = Vec::new();
+        for (i, shard) in snapshot.registry.shards.iter().enumerate() {
+            let pools = std::iter::once(("primary", &shard.primary))
+                .chain(shard.replicas.iter().map(|r| ("replica", &r.pool)));
+            for (role, pool) in pools {
+                let p = pool.stats();
+                let default_primary = i == snapshot.registry.default_shard && role == "primary";
+                let figures = [
+                    p.max,
+                    p.open,
+                    p.open.saturating_sub(p.idle),
+                    p.idle,
+                    0,
+                    p.created as usize,
+                    p.closed as usize,
+                    0,
+                ];
+                let mut row = vec![
+                    Some(shard.name.clone()),
+                    Some(role.to_string()),
+                    Some(pool.name().to_string()),
+                ];
+                row.extend(figures.iter().map(|v| Some(v.to_string())));
+                row.push((default_primary && !pinned.is_empty()).then(|| pinned.clone()));
+                rows.push(row);
+            }
+        }
+        rows
+    }
+}
 
 const EXPLAIN_COLUMNS: &[&str] = &[
     "shard",

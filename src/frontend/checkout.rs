@@ -51,6 +51,7 @@ impl Session {
 
     /// A key of the state a connection must carry for this session (the pool prefers idle
     /// connections that carry it already).
+    #[allow(dead_code)] // used once the pool prefers matching connections
     pub(super) fn state_key(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (
@@ -150,7 +151,15 @@ impl Session {
 
     /// After each command: gives back the connections the session need not keep.
     pub(super) async fn settle(&mut self) {
-        if self.holds_connection().is_some() {
+        let held = self.holds_connection();
+        if held != self.held_for {
+            self.proxy.pin_changed(self.held_for, held);
+            if let Some(why) = held.filter(|w| *w != "transaction") {
+                tracing::debug!(conn = self.id, why, "session keeps its backend connection");
+            }
+            self.held_for = held;
+        }
+        if held.is_some() {
             return;
         }
         if let Some(mut conn) = self.backend.take()

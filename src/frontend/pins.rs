@@ -127,19 +127,16 @@ pub fn scan(sql: &[u8]) -> Effects {
             if word(i, "IF") {
                 i += 2;
             }
-            loop {
-                let Some(name) = table_name(&tokens, i) else {
-                    break;
-                };
+            while let Some(name) = table_name(&tokens, i) {
                 e.drop_tables.push(name);
                 i = next_comma(&tokens, i).map_or(tokens.len(), |c| c + 1);
             }
         } else if word(i, "PREPARE") {
             e.deallocate = tokens.get(i + 1).and_then(name_of);
         }
-    } else if first_is("LOCK") && (word(1, "TABLE") || word(1, "TABLES")) {
-        e.lock_tables = true;
-    } else if first_is("FLUSH") && tokens.iter().any(|t| is_word(t, "LOCK")) {
+    } else if first_is("LOCK") && (word(1, "TABLE") || word(1, "TABLES"))
+        || first_is("FLUSH") && tokens.iter().any(|t| is_word(t, "LOCK"))
+    {
         e.lock_tables = true;
     } else if first_is("UNLOCK") {
         e.unlock_tables = true;

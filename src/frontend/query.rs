@@ -83,7 +83,9 @@ impl Session {
                 if self.try_replica(payload, &snapshot, shard, None).await? {
                     return Ok(());
                 }
-                self.on_primary(payload, false).await.map(|_| ())
+                let out = self.on_primary(payload, false).await?;
+                self.note_statement(sql, &out);
+                Ok(())
             }
         }
     }

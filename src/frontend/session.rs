@@ -69,6 +69,8 @@ pub struct Session {
     /// What `ROW_COUNT()` and `FOUND_ROWS()` return for this session's next statement.
     pub(super) row_count: i64,
     pub(super) found_rows: u64,
+    /// Why the session kept its connection after the last command (as counted by the proxy).
+    pub(super) held_for: Option<&'static str>,
     /// The replica connection of the last read while it holds warnings to show.
     pub(super) held_replica: Option<PooledConn>,
     /// Primary connections to shards other than the default one (sharded schemas).
@@ -162,6 +164,7 @@ async fn connect(
         wants_last_insert_id: false,
         row_count: -1,
         found_rows: 0,
+        held_for: None,
         held_replica: None,
         others: Default::default(),
         shard_gtids: Default::default(),
@@ -249,6 +252,7 @@ impl Session {
             self.client.shrink();
         };
         self.release().await;
+        self.proxy.pin_changed(self.held_for.take(), None);
         self.client.shutdown().await;
         reason
     }
@@ -408,7 +412,8 @@ impl Session {
             self.backend = Some(conn);
         }
         let out = result?;
-        self.status = out.status;
+        // Cursor flags describe one reply, not the session.
+        self.status = out.status & !(status::CURSOR_EXISTS | status::LAST_ROW_SENT);
         if let Some(schema) = &out.schema {
             self.schema = Some(schema.clone());
         }

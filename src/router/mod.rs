@@ -423,5 +423,9 @@ mod tests {
             route("SHOW SHARDGATE BACKENDS", idle),
             Plan::Admin(Admin::ShowBackends)
         );
+        assert_eq!(
+            route("show shardgate pools;", idle),
+            Plan::Admin(Admin::ShowPools)
+        );
     }
 }

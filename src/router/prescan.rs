@@ -167,6 +167,8 @@ pub fn session_effect(sql: &[u8]) -> SessionEffect {
 pub enum Admin {
     /// `SHOW SHARDGATE BACKENDS`
     ShowBackends,
+    /// `SHOW SHARDGATE POOLS`: pool figures per backend and the sessions that keep a connection.
+    ShowPools,
     /// `EXPLAIN SHARDGATE <statement>`: where the statement would go, and why.
     Explain(Vec<u8>),
 }
@@ -185,10 +187,16 @@ pub fn admin(sql: &[u8]) -> Option<Admin> {
     let (third, rest) = word(rest)?;
     let rest = rest.trim_ascii();
     let rest = rest.strip_suffix(b";").unwrap_or(rest).trim_ascii();
-    (first.eq_ignore_ascii_case(b"SHOW")
-        && third.eq_ignore_ascii_case(b"BACKENDS")
-        && rest.is_empty())
-    .then_some(Admin::ShowBackends)
+    if !first.eq_ignore_ascii_case(b"SHOW") || !rest.is_empty() {
+        return None;
+    }
+    if third.eq_ignore_ascii_case(b"BACKENDS") {
+        Some(Admin::ShowBackends)
+    } else if third.eq_ignore_ascii_case(b"POOLS") {
+        Some(Admin::ShowPools)
+    } else {
+        None
+    }
 }
 
 /// The next run of letters/underscores after whitespace, and the text after it.

@@ -83,6 +83,9 @@ pub struct ResponseTracker {
     pub insert_id: u64,
     /// Rows of the last result set; `None` when the last result was an OK or ERR.
     pub rows: Option<u64>,
+    /// The variables the client's session reports (`session_track_system_variables` of a new
+    /// connection, comma-separated; `*` for all); the proxy tracks all of them for itself.
+    visible_vars: Option<std::sync::Arc<str>>,
 }
 
 impl ResponseTracker {
@@ -107,7 +110,14 @@ impl ResponseTracker {
             affected_rows: 0,
             insert_id: 0,
             rows: None,
+            visible_vars: None,
         }
+    }
+
+    /// Shows the client only these session variables (the rest the proxy asked for itself).
+    pub fn visible_vars(mut self, list: Option<std::sync::Arc<str>>) -> Self {
+        self.visible_vars = list;
+        self
     }
 
     /// Tracks the definitions that follow a COM_STMT_PREPARE OK (handled by the caller).
@@ -264,17 +274,17 @@ impl ResponseTracker {
             }
             return Ok(Action::Replace(reencode(&ok, payload, false)));
         }
-        let state = SessionState::parse(ok.session_state)?;
+        let state = SessionState::parse(ok.session_state, self.visible_vars.as_deref())?;
         if let Some(schema) = state.schema {
             self.schema = Some(schema);
         }
         self.state_changed |= state.state_changed;
         self.vars.extend(state.vars);
-        if state.last_gtid.is_none() && self.caps.session_track {
+        if !state.stripped && self.caps.session_track {
             return Ok(Action::Forward);
         }
         self.last_gtid = state.last_gtid.or(self.last_gtid.take());
-        ok.session_state = &state.without_gtid;
+        ok.session_state = &state.for_client;
         if ok.session_state.is_empty() {
             ok.status &= !status::SESSION_STATE_CHANGED;
         }
@@ -299,12 +309,14 @@ struct SessionState {
     last_gtid: Option<String>,
     vars: Vec<(String, String)>,
     state_changed: bool,
-    /// The block without the `last_gtid` entry, which the proxy asked for and the client did not.
-    without_gtid: Vec<u8>,
+    /// The block without the entries the proxy asked for and the client did not (`last_gtid`,
+    /// the state-change flag, variables outside the client's list).
+    for_client: Vec<u8>,
+    stripped: bool,
 }
 
 impl SessionState {
-    fn parse(block: &[u8]) -> Result<Self, ProtocolError> {
+    fn parse(block: &[u8], visible: Option<&str>) -> Result<Self, ProtocolError> {
         const SYSTEM_VARIABLES: u8 = 0;
         const SCHEMA: u8 = 1;
         const STATE_CHANGE: u8 = 2;
@@ -314,7 +326,8 @@ impl SessionState {
             last_gtid: None,
             vars: Vec::new(),
             state_changed: false,
-            without_gtid: Vec::with_capacity(block.len()),
+            for_client: Vec::with_capacity(block.len()),
+            stripped: false,
         };
         while !r.is_empty() {
             let start = r.remaining();
@@ -330,19 +343,31 @@ impl SessionState {
                     let mut d = Reader::new(data);
                     let name = d.lenenc_bytes()?;
                     let value = String::from_utf8_lossy(d.lenenc_bytes()?).into_owned();
-                    if name == b"last_gtid" {
+                    let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+                    if name == "last_gtid" {
                         out.last_gtid = Some(value).filter(|g| !g.is_empty());
+                        out.stripped = true;
                         continue;
                     }
-                    out.vars
-                        .push((String::from_utf8_lossy(name).to_ascii_lowercase(), value));
+                    let shown = visible.is_none_or(|list| {
+                        list.split(',')
+                            .any(|v| v.trim() == "*" || v.trim().eq_ignore_ascii_case(&name))
+                    });
+                    out.vars.push((name, value));
+                    if !shown {
+                        out.stripped = true;
+                        continue;
+                    }
                 }
                 STATE_CHANGE => {
-                    out.state_changed = Reader::new(data).lenenc_bytes()? == b"1";
+                    // MariaDB writes the flag bare, MySQL as a length-encoded string.
+                    out.state_changed = data == b"1" || data == b"\x011";
+                    out.stripped = true;
+                    continue;
                 }
                 _ => {}
             }
-            out.without_gtid.extend_from_slice(entry);
+            out.for_client.extend_from_slice(entry);
         }
         Ok(out)
     }
@@ -356,5 +381,5 @@ pub fn ok_last_gtid(ok: &packets::Ok<'_>) -> Option<String> {
     if ok.session_state.is_empty() {
         return None;
     }
-    SessionState::parse(ok.session_state).ok()?.last_gtid
+    SessionState::parse(ok.session_state, None).ok()?.last_gtid
 }
