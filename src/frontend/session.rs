@@ -410,6 +410,11 @@ impl Session {
         }
         if conn.reusable {
             self.backend = Some(conn);
+        } else if result.is_err() && self.holds_connection().is_some() {
+            // The transaction or the pinned state went with the connection; the client is
+            // told by the error (2013) and the next statement starts afresh.
+            self.status = status::AUTOCOMMIT;
+            self.pins.clear();
         }
         let out = result?;
         // Cursor flags describe one reply, not the session.
