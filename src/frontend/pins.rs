@@ -60,8 +60,8 @@ fn may_have_effects(sql: &[u8]) -> bool {
             | b"SET"
             | b"HANDLER"
             | b"FLUSH"
-    ) || contains_ci(sql, b"_lock")
-        || contains_ci(sql, b"sql_calc_found_rows")
+    ) || sql.contains(&b'_')
+        && (contains_ci(sql, b"_lock") || contains_ci(sql, b"sql_calc_found_rows"))
 }
 
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
