@@ -11,6 +11,7 @@ mod commands;
 mod concurrency;
 mod health;
 mod operations;
+mod pool_caps;
 mod prepared;
 mod results;
 mod robustness;

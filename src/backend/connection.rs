@@ -86,6 +86,9 @@ pub struct BackendConn {
     pub tracks_gtids: bool,
     /// Which session `SET`s this connection carries (a key of the list; 0 = none).
     pub applied_sets: u64,
+    /// Which session state this connection carries, as a key the pool matches on checkout
+    /// (`Pool::checkout_preferring`); 0 = none. Set by whoever changes that state.
+    pub state_key: u64,
     /// Statements the proxy prepared on this connection for sessions that borrow it.
     pub statements: super::statements::StatementCache,
 }
@@ -216,6 +219,7 @@ impl BackendConn {
             reusable: true,
             tracks_gtids: false,
             applied_sets: 0,
+            state_key: 0,
             statements: Default::default(),
             created: Instant::now(),
             last_used: Instant::now(),
