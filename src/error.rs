@@ -173,16 +173,23 @@ fn backend_reply(err: &BackendError) -> MysqlError {
         BackendError::Saturated {
             backend,
             max,
+            reserved,
             waited_ms,
-        } => MysqlError::new(
-            1040,
-            "08004",
-            format!(
-                "Too many connections: backend {backend} is saturated (all {max} pooled \
-                 connections busy for {waited_ms} ms); raise pool.max_connections or \
-                 pool.checkout_timeout_ms"
-            ),
-        ),
+        } => {
+            let reserved = match reserved {
+                0 => String::new(),
+                n => format!(", {n} of them reserved for the health checker"),
+            };
+            MysqlError::new(
+                1040,
+                "08004",
+                format!(
+                    "Too many connections: backend {backend} is saturated (pool.max_connections \
+                     {max}{reserved}; every client connection busy for {waited_ms} ms); raise \
+                     pool.max_connections or pool.checkout_timeout_ms"
+                ),
+            )
+        }
         BackendError::Connect { .. }
         | BackendError::ConnectTimeout { .. }
         | BackendError::LoginRefused { .. }
@@ -219,11 +226,23 @@ mod tests {
         let e = FrontendError::from(BackendError::Saturated {
             backend: "s0/primary 127.0.0.1:1".into(),
             max: 2,
+            reserved: 1,
             waited_ms: 10,
         });
         let r = reply_for(&e).expect("reply");
         assert_eq!(r.code, 1040);
-        assert!(r.message.contains("s0/primary 127.0.0.1:1"));
+        assert!(
+            r.message.contains("s0/primary 127.0.0.1:1"),
+            "{}",
+            r.message
+        );
+        assert!(
+            r.message
+                .contains("pool.max_connections 2, 1 of them reserved"),
+            "{}",
+            r.message
+        );
+        assert!(r.message.contains("busy for 10 ms"), "{}", r.message);
     }
 
     #[test]

@@ -91,6 +91,7 @@ async fn run(config: Config) -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(listen = %local, version = %server_version, shards = config.shards.len(), "shardgate ready");
     let proxy = Arc::new(Proxy::new(config, rsa, server_version)?);
+    proxy.spawn_pool_log(std::time::Duration::from_secs(60));
     shardgate::server::run(listener, proxy, shutdown_signal()).await;
     Ok(())
 }

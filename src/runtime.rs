@@ -78,6 +78,49 @@ impl Proxy {
         }
     }
 
+    /// Logs every pool's figures and the pinned sessions each `period` while any pool is in
+    /// use or has queued checkouts (ends when the proxy is dropped).
+    pub fn spawn_pool_log(self: &Arc<Self>, period: std::time::Duration) {
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                let Some(proxy) = weak.upgrade() else {
+                    return;
+                };
+                let snapshot = proxy.snapshot();
+                for shard in &snapshot.registry.shards {
+                    let pools = std::iter::once(&shard.primary)
+                        .chain(shard.replicas.iter().map(|r| &r.pool));
+                    for pool in pools {
+                        let p = pool.stats();
+                        if p.in_use == 0 && p.waiting == 0 {
+                            continue;
+                        }
+                        tracing::info!(
+                            backend = %pool.name(),
+                            max = p.max,
+                            open = p.open,
+                            in_use = p.in_use,
+                            idle = p.idle,
+                            waiting = p.waiting,
+                            created = p.created,
+                            closed = p.closed,
+                            checkout_timeouts = p.checkout_timeouts,
+                            "pool"
+                        );
+                    }
+                }
+                let pinned = proxy.pinned_summary();
+                if !pinned.is_empty() {
+                    tracing::info!(%pinned, "sessions keeping a backend connection");
+                }
+            }
+        });
+    }
+
     /// A session's reason to keep its connection changed.
     pub fn pin_changed(&self, from: Option<&'static str>, to: Option<&'static str>) {
         if from == to {

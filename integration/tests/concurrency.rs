@@ -16,8 +16,9 @@ fn sixty_four_clients_two_hundred_queries_each() {
         "it_conc",
         "client INT, n INT, v VARCHAR(40), PRIMARY KEY (client, n)",
     ));
+    // Every session holds a connection: 64 for the clients and one for the health checker.
     let proxy = Arc::new(Proxy::start(ProxyOpts {
-        pool_max_connections: Some(64),
+        pool_max_connections: Some(CLIENTS as u64 + 1),
         ..Default::default()
     }));
     let barrier = Arc::new(Barrier::new(CLIENTS));
@@ -76,8 +77,9 @@ fn sixty_four_clients_two_hundred_queries_each() {
 
 #[test]
 fn pool_saturation_gives_1040_then_recovers() {
+    // Three: one slot is reserved for the health checker, two are left for clients.
     let proxy = Proxy::start(ProxyOpts {
-        pool_max_connections: Some(2),
+        pool_max_connections: Some(3),
         checkout_timeout_ms: Some(300),
         ..Default::default()
     });

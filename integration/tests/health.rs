@@ -9,7 +9,9 @@ use shardgate::backend::connection::{BackendConn, Flavour, Target};
 use shardgate::backend::health::{
     CheckRole, Health, HealthSnapshot, HealthState, gtid_covers, spawn_checker,
 };
+use shardgate::backend::pool::Pool;
 use shardgate::backend::query::{QueryResult, Rows};
+use shardgate::config::PoolConfig;
 use tokio::task::JoinHandle;
 
 use crate::harness::{BACKEND_PASS, BACKEND_USER, DB, free_port, opts, sandbox, unique};
@@ -34,7 +36,8 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// Starts a checker (interval `INTERVAL`) on the test's runtime.
+/// Starts a checker (interval `INTERVAL`) on the test's runtime, in the reserved slot of a
+/// pool of its own.
 fn start(
     rt: &tokio::runtime::Runtime,
     address: &str,
@@ -43,7 +46,8 @@ fn start(
     health: &Arc<Health>,
 ) -> JoinHandle<()> {
     let _in_runtime = rt.enter();
-    spawn_checker(target(address), role, INTERVAL, max_lag, health)
+    let (_pool, slot) = Pool::with_checker(target(address), &PoolConfig::default());
+    spawn_checker(slot, role, INTERVAL, max_lag, health)
 }
 
 /// Polls the snapshot until `done` holds, or panics after `within`.

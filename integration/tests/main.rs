@@ -12,6 +12,7 @@ mod concurrency;
 mod health;
 mod multiplexing;
 mod operations;
+mod pool_caps;
 mod prepared;
 mod results;
 mod robustness;

@@ -12,8 +12,9 @@ use mysql::{Conn, Row};
 
 use crate::harness::{DB, Proxy, ProxyOpts, Table, direct, my_err, sandbox, unique};
 
-/// A proxy whose backend pool has `max` connections, logging in to the backend as its own
-/// user (so `PROCESSLIST` tells its connections apart from every other test's).
+/// A proxy whose backend pool has `max` connections (one of them the health checker's, so
+/// clients share `max - 1`), logging in to the backend as its own user (so `PROCESSLIST` tells
+/// its connections apart from every other test's).
 fn capped_proxy(max: u64, user: &str) -> Proxy {
     let mut c = direct();
     for sql in [
@@ -57,7 +58,7 @@ fn state(c: &mut Conn) -> State {
 #[test]
 fn sessions_keep_their_own_state_over_one_backend_connection() {
     let user = unique("mux1");
-    let proxy = capped_proxy(1, &user);
+    let proxy = capped_proxy(2, &user);
     let mut a = proxy.conn();
     let mut b = proxy.conn();
     a.query_drop("SET sql_mode = 'ANSI_QUOTES,STRICT_ALL_TABLES', time_zone = '+05:30'")
@@ -99,13 +100,17 @@ fn sessions_keep_their_own_state_over_one_backend_connection() {
     let v: Option<String> = b.query_first("SELECT \"a string\"").expect("b");
     assert_eq!(v.as_deref(), Some("a string"));
     let mut sampler = direct();
-    assert_eq!(backend_connections(&mut sampler, &user), 1);
+    assert_eq!(
+        backend_connections(&mut sampler, &user),
+        2,
+        "one client connection and the health checker's"
+    );
 }
 
 #[test]
 fn connection_bound_state_pins_until_it_is_gone() {
     let user = unique("mux2");
-    let proxy = capped_proxy(2, &user);
+    let proxy = capped_proxy(3, &user);
     let mut a = proxy.conn();
     let mut other = proxy.conn();
     let mut admin = proxy.admin();
@@ -177,7 +182,7 @@ fn connection_bound_state_pins_until_it_is_gone() {
 #[test]
 fn last_insert_id_and_row_count_are_per_session() {
     let user = unique("mux3");
-    let proxy = capped_proxy(1, &user);
+    let proxy = capped_proxy(2, &user);
     let t = Table::create("mux_ids", "id INT AUTO_INCREMENT PRIMARY KEY, v INT");
     let log = Table::create("mux_log", "id INT AUTO_INCREMENT PRIMARY KEY, ref INT");
     let mut a = proxy.conn();

@@ -93,6 +93,9 @@ pub struct BackendConn {
     /// The variables a client of this server would be told about (the server's
     /// `session_track_system_variables` before the proxy asked for all of them).
     pub client_tracked_vars: Option<std::sync::Arc<str>>,
+    /// Which session state this connection carries, as a key the pool matches on checkout
+    /// (`Pool::checkout_preferring`); 0 = none. Set by whoever changes that state.
+    pub state_key: u64,
     /// Statements the proxy prepared on this connection for sessions that borrow it.
     pub statements: super::statements::StatementCache,
 }
@@ -226,6 +229,7 @@ impl BackendConn {
             last_insert_id: Some(0),
             tracks_state: false,
             client_tracked_vars: None,
+            state_key: 0,
             statements: Default::default(),
             created: Instant::now(),
             last_used: Instant::now(),

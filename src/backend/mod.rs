@@ -38,10 +38,18 @@ pub enum BackendError {
         backend: String,
         source: ProtocolError,
     },
-    #[error("backend {backend} is saturated: all {max} connections busy, waited {waited_ms} ms")]
+    /// No connection within `pool.checkout_timeout_ms`: every slot clients may use was busy.
+    #[error(
+        "backend {backend} is saturated: all {} client connections busy (max {max}, {reserved} \
+         reserved for the health checker), waited {waited_ms} ms",
+        max - reserved
+    )]
     Saturated {
         backend: String,
+        /// `pool.max_connections`.
         max: usize,
+        /// Of `max`, reserved for the health checker.
+        reserved: usize,
         waited_ms: u64,
     },
 }

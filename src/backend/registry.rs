@@ -77,8 +77,8 @@ pub struct Registry {
 
 impl Registry {
     /// Builds pools for every backend (connections open lazily) and starts health checkers,
-    /// which end when the registry (owning their `Health`) is dropped. Must run inside the
-    /// tokio runtime.
+    /// each in the slot its backend's pool reserves for it; the checkers end when the registry
+    /// (owning their `Health`) is dropped. Must run inside the tokio runtime.
     pub fn build(config: &Config) -> Self {
         let rw = &config.read_write_split;
         let interval = Duration::from_millis(rw.health_check_interval_ms);
@@ -96,9 +96,12 @@ impl Registry {
                 format!("{}/primary {}", s.name, s.primary.address),
                 &s.primary.address,
             );
+            // Each pool reserves one of its slots for the backend's health checker, so the
+            // checker's connection counts under pool.max_connections.
+            let (primary, primary_slot) = Pool::with_checker(primary_target, &config.pool);
             let primary_health = Health::new();
             spawn_checker(
-                primary_target.clone(),
+                primary_slot,
                 CheckRole::Primary,
                 interval,
                 max_lag,
@@ -110,10 +113,11 @@ impl Registry {
                 .enumerate()
                 .map(|(i, r)| {
                     let t = target(format!("{}/replica{} {}", s.name, i, r.address), &r.address);
+                    let (pool, slot) = Pool::with_checker(t, &config.pool);
                     let health = Health::new();
-                    spawn_checker(t.clone(), CheckRole::Replica, interval, max_lag, &health);
+                    spawn_checker(slot, CheckRole::Replica, interval, max_lag, &health);
                     Replica {
-                        pool: Pool::new(t, &config.pool),
+                        pool,
                         weight: r.weight,
                         health,
                         outstanding: AtomicUsize::new(0),
@@ -122,7 +126,7 @@ impl Registry {
                 .collect::<Vec<_>>();
             shards.push(Shard {
                 name: s.name.clone(),
-                primary: Pool::new(primary_target, &config.pool),
+                primary,
                 primary_health,
                 balancer: Balancer::new(s.balance, replicas.len()),
                 replicas,

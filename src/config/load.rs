@@ -84,6 +84,8 @@ mod tests {
         assert_eq!(config.pool.checkout_timeout_ms, 1_000);
         assert_eq!(config.pool.idle_timeout_ms, 600_000);
         assert_eq!(config.pool.connect_timeout_ms, 3_000);
+        assert_eq!(config.pool.min_idle, 0);
+        assert_eq!(config.pool.max_lifetime_ms, 1_800_000);
         assert_eq!(config.logging.level, "info");
         assert_eq!(config.logging.format, LogFormat::Text);
         let user = config.user("app").expect("app user");
@@ -237,7 +239,8 @@ mod tests {
         .expect_err("invalid");
         assert_eq!(
             err.to_string(),
-            "conf/x.yaml:12:20: pool.max_connections: must be at least 1, got 0"
+            "conf/x.yaml:12:20: pool.max_connections: must be at least 2, got 0: each backend's \
+             health checker holds 1 of its connections"
         );
     }
 }

@@ -5,6 +5,7 @@
 
 mod error;
 mod load;
+mod pool;
 mod raw;
 mod sharding;
 mod split;

@@ -92,6 +92,10 @@ pub(super) struct RawPool {
     pub idle_timeout_ms: Option<Spanned<i64>>,
     #[serde(default)]
     pub connect_timeout_ms: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub min_idle: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub max_lifetime_ms: Option<Spanned<i64>>,
 }
 
 /// The `logging` section.

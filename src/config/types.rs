@@ -27,6 +27,12 @@ pub const DEFAULT_POOL_MAX_CONNECTIONS: u32 = 64;
 pub const DEFAULT_CHECKOUT_TIMEOUT_MS: u64 = 1_000;
 /// Default `pool.idle_timeout_ms`.
 pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 600_000;
+/// Default `pool.max_lifetime_ms` (30 minutes).
+pub const DEFAULT_MAX_LIFETIME_MS: u64 = 30 * 60 * 1000;
+/// Pool slots per backend reserved for its health checker (every backend has one).
+pub const HEALTH_CHECK_RESERVED_CONNECTIONS: u32 = 1;
+/// Smallest `pool.max_connections`: the health checker's slot plus one for clients.
+pub const MIN_POOL_MAX_CONNECTIONS: u32 = HEALTH_CHECK_RESERVED_CONNECTIONS + 1;
 /// Default `pool.connect_timeout_ms`.
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 3_000;
 /// Largest accepted value of any `pool.*_ms` timeout (24 hours).
@@ -182,7 +188,8 @@ pub struct BackendConfig {
 /// Backend connection pool settings (applied to each backend separately).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolConfig {
-    /// Most open connections per backend.
+    /// Most open connections per backend, the health checker's included (clients may hold
+    /// `max_connections - HEALTH_CHECK_RESERVED_CONNECTIONS`).
     pub max_connections: u32,
     /// How long a client waits for a free backend connection, in ms.
     pub checkout_timeout_ms: u64,
@@ -190,6 +197,11 @@ pub struct PoolConfig {
     pub idle_timeout_ms: u64,
     /// TCP connect plus handshake timeout for a new backend connection, in ms.
     pub connect_timeout_ms: u64,
+    /// Idle connections the reaper leaves open when closing timed-out ones (never opened
+    /// ahead of need); at most `max_connections`.
+    pub min_idle: u32,
+    /// Connections older than this are closed when returned or found idle, in ms; 0 = never.
+    pub max_lifetime_ms: u64,
 }
 
 impl PoolConfig {
@@ -207,6 +219,11 @@ impl PoolConfig {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
     }
+
+    /// `max_lifetime_ms` as a `Duration`; `None` when connections may live forever.
+    pub fn max_lifetime(&self) -> Option<Duration> {
+        (self.max_lifetime_ms != 0).then(|| Duration::from_millis(self.max_lifetime_ms))
+    }
 }
 
 impl Default for PoolConfig {
@@ -216,6 +233,8 @@ impl Default for PoolConfig {
             checkout_timeout_ms: DEFAULT_CHECKOUT_TIMEOUT_MS,
             idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            min_idle: 0,
+            max_lifetime_ms: DEFAULT_MAX_LIFETIME_MS,
         }
     }
 }
@@ -295,6 +314,9 @@ mod tests {
         assert_eq!(pool.idle_timeout(), Some(Duration::from_secs(600)));
         pool.idle_timeout_ms = 0;
         assert_eq!(pool.idle_timeout(), None);
+        assert_eq!(pool.max_lifetime(), Some(Duration::from_secs(1800)));
+        pool.max_lifetime_ms = 0;
+        assert_eq!(pool.max_lifetime(), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde_saphyr::{Location, Spanned};
 use tracing_subscriber::EnvFilter;
 
 use super::error::ConfigError;
-use super::raw::{RawConfig, RawLogging, RawPool, RawShard, RawUser};
+use super::raw::{RawConfig, RawLogging, RawShard, RawUser};
 use super::types::*;
 use super::values::{check_address, check_backend_address, check_server_version};
 
@@ -151,7 +151,7 @@ impl Validator<'_> {
         Err(self.fail(value.referenced, path, message))
     }
 
-    fn number_u32(
+    pub(super) fn number_u32(
         &self,
         value: Option<&Spanned<i64>>,
         path: &str,
@@ -243,38 +243,6 @@ impl Validator<'_> {
         }
     }
 
-    fn pool(&self, pool: RawPool) -> Result<PoolConfig, ConfigError> {
-        let timeout = |value: Option<Spanned<i64>>, path: &str, default: u64, min: u64| {
-            self.number(value.as_ref(), path, default, (min, MAX_TIMEOUT_MS))
-        };
-        Ok(PoolConfig {
-            max_connections: self.number_u32(
-                pool.max_connections.as_ref(),
-                "pool.max_connections",
-                DEFAULT_POOL_MAX_CONNECTIONS,
-                (1, u32::MAX),
-            )?,
-            checkout_timeout_ms: timeout(
-                pool.checkout_timeout_ms,
-                "pool.checkout_timeout_ms",
-                DEFAULT_CHECKOUT_TIMEOUT_MS,
-                1,
-            )?,
-            idle_timeout_ms: timeout(
-                pool.idle_timeout_ms,
-                "pool.idle_timeout_ms",
-                DEFAULT_IDLE_TIMEOUT_MS,
-                0,
-            )?,
-            connect_timeout_ms: timeout(
-                pool.connect_timeout_ms,
-                "pool.connect_timeout_ms",
-                DEFAULT_CONNECT_TIMEOUT_MS,
-                1,
-            )?,
-        })
-    }
-
     fn logging(&self, logging: RawLogging) -> Result<LoggingConfig, ConfigError> {
         let level = match logging.level {
             None => DEFAULT_LOG_LEVEL.to_string(),
@@ -361,7 +329,7 @@ mod tests {
             &yaml,
             12,
             20,
-            &["pool.max_connections", "must be at least 1, got 0"],
+            &["pool.max_connections", "must be at least 2, got 0"],
         );
         let yaml = format!("{MINIMAL}max_allowed_packet: 1023\n");
         assert_invalid(&yaml, 11, 21, &["between 1024 and 1073741824, got 1023"]);

@@ -158,14 +158,14 @@ impl Session {
                 let p = pool.stats();
                 let default_primary = i == snapshot.registry.default_shard && role == "primary";
                 let figures = [
-                    p.max,
-                    p.open,
-                    p.open.saturating_sub(p.idle),
-                    p.idle,
-                    0,
-                    p.created as usize,
-                    p.closed as usize,
-                    0,
+                    p.max as u64,
+                    p.open as u64,
+                    p.in_use as u64,
+                    p.idle as u64,
+                    p.waiting as u64,
+                    p.created,
+                    p.closed,
+                    p.checkout_timeouts,
                 ];
                 let mut row = vec![
                     Some(shard.name.clone()),

@@ -44,14 +44,15 @@ impl Session {
         }
         let snapshot = self.proxy.snapshot();
         let pool = Arc::clone(&snapshot.registry.default().primary);
-        let mut conn = pool.checkout(self.flavour()).await?;
+        let mut conn = pool
+            .checkout_preferring(self.flavour(), self.state_key())
+            .await?;
         self.sync(&mut conn).await?;
         Ok(conn)
     }
 
     /// A key of the state a connection must carry for this session (the pool prefers idle
     /// connections that carry it already).
-    #[allow(dead_code)] // used once the pool prefers matching connections
     pub(super) fn state_key(&self) -> u64 {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         (
@@ -103,6 +104,7 @@ impl Session {
             .then(|| format!("@@session.last_insert_id = {}", self.last_insert_id));
         let same_vars = conn.vars.key() == self.vars.key();
         if names.is_none() && lid.is_none() && same_vars {
+            conn.state_key = self.state_key();
             return Ok(());
         }
         let variants: Vec<Option<&str>> = match &names {
@@ -137,6 +139,7 @@ impl Session {
         if lid.is_some() {
             conn.last_insert_id = Some(self.last_insert_id);
         }
+        conn.state_key = self.state_key();
         Ok(())
     }
 
@@ -162,13 +165,18 @@ impl Session {
         if held.is_some() {
             return;
         }
-        if let Some(mut conn) = self.backend.take()
-            && self.last_insert_id_unread
-        {
-            self.read_last_insert_id(&mut conn).await;
+        // The connections carry the session's state (synced, then changed only by statements
+        // whose changes the session recorded): the pool hands them to sessions that match.
+        let key = self.state_key();
+        if let Some(mut conn) = self.backend.take() {
+            if self.last_insert_id_unread {
+                self.read_last_insert_id(&mut conn).await;
+            }
+            conn.state_key = key;
         }
-        // Outside a transaction the other shards' connections carry nothing to keep.
-        self.others.clear();
+        for (_, mut conn) in std::mem::take(&mut self.others) {
+            conn.state_key = key;
+        }
     }
 
     /// Reads `LAST_INSERT_ID()` from the connection about to be given back (a statement on

@@ -175,7 +175,11 @@ impl Session {
             };
             exclude = Some(lease.index);
             let name = lease.replica.pool.name();
-            let mut conn = match lease.replica.pool.checkout(self.flavour()).await {
+            let checkout = lease
+                .replica
+                .pool
+                .checkout_preferring(self.flavour(), self.state_key());
+            let mut conn = match checkout.await {
                 Ok(conn) => conn,
                 Err(e) => {
                     tracing::warn!(conn = self.id, "read fails over: {e}");

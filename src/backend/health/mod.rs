@@ -1,6 +1,8 @@
-//! Backend health: one checker task per backend probes it over a dedicated connection every
-//! interval and publishes what it saw (reachable, read_only, GTID position, replication state
-//! and lag) for the router, which reads `Health::is_usable` on every read.
+//! Backend health: one checker task per backend probes it every interval over its own
+//! connection — held in the slot its backend's pool reserves for it (`pool::CheckerSlot`), so
+//! it counts under `pool.max_connections` — and publishes what it saw (reachable, read_only,
+//! GTID position, replication state and lag) for the router, which reads `Health::is_usable`
+//! on every read.
 //!
 //! ```text
 //!                  every round decides afresh from what it sees
@@ -22,7 +24,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::connection::{BackendConn, Flavour, Target};
+use super::connection::{BackendConn, Flavour};
+use super::pool::CheckerSlot;
 use super::query::QueryResult;
 
 mod gtid;
@@ -169,10 +172,11 @@ impl Health {
     }
 }
 
-/// Starts a checker task for one backend: a round right away, then one every `interval`.
-/// It stops when `health` has no other owner or when `Health::stop` is called.
+/// Starts a checker task for one backend, connecting through `slot` (the slot its pool
+/// reserves for it): a round right away, then one every `interval`. It stops when `health` has
+/// no other owner or when `Health::stop` is called, dropping the slot (and its connection).
 pub fn spawn_checker(
-    target: Target,
+    slot: CheckerSlot,
     role: CheckRole,
     interval: Duration,
     max_lag: Duration,
@@ -182,10 +186,9 @@ pub fn spawn_checker(
     let mut stop = health.stop.subscribe();
     let mut checker = Checker {
         round_timeout: interval.max(Duration::from_secs(1)),
-        target,
+        slot,
         role,
         max_lag,
-        conn: None,
         replica_syntax: false,
         warned_writable: false,
     };
@@ -217,12 +220,12 @@ pub fn spawn_checker(
 
 /// The state one checker keeps between rounds.
 struct Checker {
-    target: Target,
+    /// The pool slot reserved for the checker; keeps its connection between rounds, which is
+    /// reopened when it breaks.
+    slot: CheckerSlot,
     role: CheckRole,
     max_lag: Duration,
     round_timeout: Duration,
-    /// The checker's own connection (never from the pool), reopened when it breaks.
-    conn: Option<BackendConn>,
     /// The server refused SHOW SLAVE STATUS as a syntax error: use SHOW REPLICA STATUS.
     replica_syntax: bool,
     /// A warning about a writable replica was logged since it was last seen read-only.
@@ -239,20 +242,16 @@ impl Checker {
 
     async fn round_inner(&mut self) -> HealthSnapshot {
         for attempt in 0..2 {
-            let reused = self.conn.is_some();
-            let mut conn = match self.conn.take() {
-                Some(conn) => conn,
-                None => match BackendConn::connect(&self.target, PROBE_FLAVOUR).await {
-                    Ok(conn) => conn,
-                    Err(e) => return HealthSnapshot::down(e.to_string()),
-                },
+            let reused = self.slot.is_open();
+            let mut conn = match self.slot.take(PROBE_FLAVOUR).await {
+                Ok(conn) => conn,
+                Err(e) => return HealthSnapshot::down(e.to_string()),
             };
             let timeout = self.round_timeout;
             match tokio::time::timeout(timeout, self.probe(&mut conn)).await {
                 Ok(Ok(snapshot)) => {
-                    if conn.reusable {
-                        self.conn = Some(conn);
-                    }
+                    // Kept unless broken or past pool.max_lifetime_ms.
+                    self.slot.keep(conn);
                     return snapshot;
                 }
                 // A kept connection may have been closed by the server (wait_timeout, restart).
@@ -336,7 +335,7 @@ impl Checker {
 
     /// Publishes a round's snapshot, logging state changes and a writable replica once.
     fn report(&mut self, health: &Health, snapshot: HealthSnapshot) {
-        let backend = self.target.name.as_str();
+        let backend = self.slot.pool().name();
         if self.role == CheckRole::Replica {
             match snapshot.read_only {
                 Some(false) if !self.warned_writable => {

@@ -1,7 +1,10 @@
 //! Tests of the health checker's decisions and of the checker task.
 
 use super::*;
+use crate::backend::connection::Target;
+use crate::backend::pool::Pool;
 use crate::backend::query::Rows;
+use crate::config::PoolConfig;
 
 #[test]
 fn gtid_covers_single_domain() {
@@ -225,30 +228,25 @@ async fn checker_stops_on_stop_and_on_drop() {
         password: "p".into(),
         connect_timeout: Duration::from_millis(200),
     };
+    let cfg = PoolConfig::default();
     let h = Health::new();
-    let task = spawn_checker(
-        target.clone(),
-        CheckRole::Primary,
-        Duration::from_millis(20),
-        MAX,
-        &h,
-    );
+    let (pool, slot) = Pool::with_checker(target.clone(), &cfg);
+    let task = spawn_checker(slot, CheckRole::Primary, Duration::from_millis(20), MAX, &h);
     h.stop();
     tokio::time::timeout(Duration::from_secs(2), task)
         .await
         .expect("stopped")
         .expect("no panic");
+    // The stopped checker gave its slot back, with no connection counted.
+    assert_eq!(pool.stats().open, 0);
+    assert!(pool.checker_slot().is_some(), "the reservation came back");
     let h = Health::new();
-    let task = spawn_checker(
-        target,
-        CheckRole::Primary,
-        Duration::from_millis(20),
-        MAX,
-        &h,
-    );
+    let (pool, slot) = Pool::with_checker(target, &cfg);
+    let task = spawn_checker(slot, CheckRole::Primary, Duration::from_millis(20), MAX, &h);
     drop(h);
     tokio::time::timeout(Duration::from_secs(2), task)
         .await
         .expect("stopped")
         .expect("no panic");
+    assert_eq!((pool.stats().open, pool.stats().checker), (0, 0));
 }

@@ -106,7 +106,8 @@ impl Session {
             Some(conn) => conn,
             None => {
                 let pool = Arc::clone(&snapshot.registry.shards[shard].primary);
-                pool.checkout(self.flavour()).await?
+                pool.checkout_preferring(self.flavour(), self.state_key())
+                    .await?
             }
         };
         self.sync(&mut conn).await?;
