@@ -1,5 +1,5 @@
-//! COM_CHANGE_USER: authenticate as another user and start a fresh session state on a reset
-//! backend connection.
+//! COM_CHANGE_USER and COM_RESET_CONNECTION: authenticate as another user, or keep the user,
+//! and start a fresh session state (a held backend connection is reset and given back).
 
 use std::sync::Arc;
 
@@ -80,5 +80,28 @@ impl Session {
         let conn = self.checkout().await?;
         self.backend = Some(conn);
         Ok(())
+    }
+
+    /// COM_RESET_CONNECTION: the session's variables, pins, statements and transaction are
+    /// dropped; a held connection is reset and given back.
+    pub(super) async fn reset_connection(&mut self) -> Result<(), FrontendError> {
+        self.release().await;
+        self.stmts.clear();
+        self.forget_session_state();
+        self.status = status::AUTOCOMMIT;
+        self.reply_ok().await
+    }
+
+    /// After a reset or a change of user: no variables to carry, nothing pinned.
+    pub(super) fn forget_session_state(&mut self) {
+        self.gtid_untracked = false;
+        self.vars = Arc::default();
+        self.pins.clear();
+        self.route_pin = None;
+        self.held_replica = None;
+        self.last_insert_id = 0;
+        self.last_insert_id_unread = false;
+        self.row_count = -1;
+        self.found_rows = 0;
     }
 }

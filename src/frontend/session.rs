@@ -333,35 +333,12 @@ impl Session {
         Ok(true)
     }
 
-    async fn reply_ok(&mut self) -> Result<(), FrontendError> {
+    pub(super) async fn reply_ok(&mut self) -> Result<(), FrontendError> {
         let mut seq = self.reply_seq;
         self.client
             .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
         self.client.flush().await?;
         Ok(())
-    }
-
-    /// COM_RESET_CONNECTION: the session's variables, pins, statements and transaction are
-    /// dropped; a held connection is reset and given back.
-    async fn reset_connection(&mut self) -> Result<(), FrontendError> {
-        self.release().await;
-        self.stmts.clear();
-        self.forget_session_state();
-        self.status = status::AUTOCOMMIT;
-        self.reply_ok().await
-    }
-
-    /// After a reset or a change of user: no variables to carry, nothing pinned.
-    pub(super) fn forget_session_state(&mut self) {
-        self.gtid_untracked = false;
-        self.vars = Arc::default();
-        self.pins.clear();
-        self.route_pin = None;
-        self.held_replica = None;
-        self.last_insert_id = 0;
-        self.last_insert_id_unread = false;
-        self.row_count = -1;
-        self.found_rows = 0;
     }
 
     pub(super) fn check_schema(&self, schema: &str) -> Result<(), FrontendError> {
