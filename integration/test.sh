@@ -3,7 +3,8 @@
 # up the sandbox topology (integration/sandbox.sh), builds shardgate, runs all
 # cargo tests with the sandbox available (SHARDGATE_SANDBOX=1), then the sysbench
 # smoke test through the proxy, the replica-failover smoke test (SIGKILL under
-# load) and the deployment files check (docker/check.sh). Stops the sandbox at the
+# load), 100 config reloads under sysbench load (reload_smoke.sh) and the deployment
+# files check (docker/check.sh). Stops the sandbox at the
 # end only if this script started it. Exits
 # non-zero if any step fails.
 set -euo pipefail
@@ -54,6 +55,7 @@ cargo test --release --all-targets -- --test-threads=2
 
 "$REPO_ROOT/integration/sysbench_smoke.sh"
 "$REPO_ROOT/integration/failover_smoke.sh"
+"$REPO_ROOT/integration/reload_smoke.sh"
 "$REPO_ROOT/docker/check.sh"
 
 log "all tests passed"

@@ -88,6 +88,18 @@ pub fn reply_for(err: &FrontendError) -> Option<MysqlError> {
                  longer than max_allowed_packet ({max} bytes)"
             ),
         ),
+        F::ReloadRefused(why) => MysqlError::new(
+            1105,
+            "HY000",
+            format!("shardgate: config reload refused, nothing changed: {why}"),
+        ),
+        F::ShuttingDown => MysqlError::new(
+            1053,
+            "08S01",
+            "Server shutdown in progress: shardgate's shutdown_timeout_ms passed before the \
+             transaction ended; it was rolled back"
+                .to_string(),
+        ),
         F::NoOpenCursor { id } => MysqlError::new(
             1421,
             "HY000",

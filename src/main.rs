@@ -8,7 +8,7 @@ use clap::Parser;
 use shardgate::backend::connection::{BackendConn, Flavour, Target};
 use shardgate::config::{self, Config, LogFormat};
 use shardgate::protocol::auth::RsaKeys;
-use shardgate::runtime::Proxy;
+use shardgate::runtime::{ConfigSource, ConfigVersion, Proxy, triggers};
 use tracing_subscriber::EnvFilter;
 
 /// MySQL-protocol sharding and read/write-splitting proxy.
@@ -28,7 +28,10 @@ const FALLBACK_VERSION: &str = "8.0.35-shardgate";
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let config = match config::load(&args.config) {
+    let loaded = config::read(&args.config).and_then(|text| {
+        config::parse(&text, &args.config.display().to_string()).map(|c| (c, text))
+    });
+    let (config, text) = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("shardgate: {e}");
@@ -55,7 +58,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(config)) {
+    let source = ConfigSource {
+        path: args.config.clone(),
+    };
+    match runtime.block_on(run(config, ConfigVersion::first(&text), source)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -79,7 +85,7 @@ fn init_logging(config: &Config) {
     }
 }
 
-async fn run(config: Config) -> Result<(), String> {
+async fn run(config: Config, version: ConfigVersion, source: ConfigSource) -> Result<(), String> {
     let rsa = tokio::task::spawn_blocking(RsaKeys::generate)
         .await
         .map_err(|e| format!("RSA key generation: {e}"))?
@@ -90,9 +96,36 @@ async fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(listen = %local, version = %server_version, shards = config.shards.len(), "shardgate ready");
-    let proxy = Arc::new(Proxy::new(config, rsa, server_version)?);
+    let proxy = Arc::new(Proxy::new(
+        config,
+        rsa,
+        server_version,
+        version,
+        Some(source),
+    )?);
     proxy.spawn_pool_log(std::time::Duration::from_secs(60));
-    shardgate::server::run(listener, proxy, shutdown_signal()).await;
+    triggers::on_sighup(&proxy);
+    let _watcher = triggers::watch_file(&proxy);
+    shardgate::server::run(listener, Arc::clone(&proxy), shutdown_signal()).await;
+    // Stop accepting (done), end idle sessions, let open transactions finish.
+    proxy.begin_shutdown();
+    let deadline = proxy.snapshot().config.shutdown_timeout_ms;
+    let left = proxy.clients.load(std::sync::atomic::Ordering::Acquire);
+    tracing::info!(sessions = left, deadline_ms = deadline, "shutting down");
+    if proxy
+        .drained(std::time::Duration::from_millis(u64::from(deadline)))
+        .await
+    {
+        tracing::info!("every session finished; exiting");
+    } else {
+        let left = proxy.clients.load(std::sync::atomic::Ordering::Acquire);
+        tracing::warn!(
+            sessions = left,
+            "shutdown deadline passed with sessions still in a transaction; closing them with ERR 1053 (their transactions are rolled back)"
+        );
+        proxy.force_shutdown();
+        proxy.drained(std::time::Duration::from_secs(2)).await;
+    }
     Ok(())
 }
 

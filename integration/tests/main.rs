@@ -14,6 +14,7 @@ mod multiplexing;
 mod operations;
 mod pool_caps;
 mod prepared;
+mod reload;
 mod results;
 mod robustness;
 mod rw_admin;

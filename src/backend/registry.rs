@@ -80,6 +80,15 @@ impl Registry {
     /// each in the slot its backend's pool reserves for it; the checkers end when the registry
     /// (owning their `Health`) is dropped. Must run inside the tokio runtime.
     pub fn build(config: &Config) -> Self {
+        Self::rebuild(config, None)
+    }
+
+    /// Like `build`, but keeps the pool and health checker of every backend `old` already has
+    /// with the same role, address and login (its connections survive; a changed `pool:`
+    /// section is applied in place). Backends `old` has and `config` does not are left to
+    /// drain: nothing new reaches them, and they close once the last statement or transaction
+    /// using them gives its connections back.
+    pub fn rebuild(config: &Config, old: Option<&Registry>) -> Self {
         let rw = &config.read_write_split;
         let interval = Duration::from_millis(rw.health_check_interval_ms);
         let max_lag = Duration::from_millis(rw.max_replication_lag_ms);
@@ -90,32 +99,32 @@ impl Registry {
             password: config.backend.password.clone(),
             connect_timeout: config.pool.connect_timeout(),
         };
+        // A backend kept from `old`, or a new pool whose reserved slot the new checker takes.
+        let backend = |name: String, address: &str, role: CheckRole| {
+            let t = target(name, address);
+            if let Some((pool, health)) = old.and_then(|o| o.find(role, &t)) {
+                pool.reconfigure(&config.pool);
+                return (pool, health);
+            }
+            let (pool, slot) = Pool::with_checker(t, &config.pool);
+            let health = Health::new();
+            spawn_checker(slot, role, interval, max_lag, &health);
+            (pool, health)
+        };
         let mut shards = Vec::with_capacity(config.shards.len());
         for s in &config.shards {
-            let primary_target = target(
+            let (primary, primary_health) = backend(
                 format!("{}/primary {}", s.name, s.primary.address),
                 &s.primary.address,
-            );
-            // Each pool reserves one of its slots for the backend's health checker, so the
-            // checker's connection counts under pool.max_connections.
-            let (primary, primary_slot) = Pool::with_checker(primary_target, &config.pool);
-            let primary_health = Health::new();
-            spawn_checker(
-                primary_slot,
                 CheckRole::Primary,
-                interval,
-                max_lag,
-                &primary_health,
             );
             let replicas = s
                 .replicas
                 .iter()
                 .enumerate()
                 .map(|(i, r)| {
-                    let t = target(format!("{}/replica{} {}", s.name, i, r.address), &r.address);
-                    let (pool, slot) = Pool::with_checker(t, &config.pool);
-                    let health = Health::new();
-                    spawn_checker(slot, CheckRole::Replica, interval, max_lag, &health);
+                    let name = format!("{}/replica{} {}", s.name, i, r.address);
+                    let (pool, health) = backend(name, &r.address, CheckRole::Replica);
                     Replica {
                         pool,
                         weight: r.weight,
@@ -140,6 +149,32 @@ impl Registry {
             shards,
             default_shard,
         }
+    }
+
+    /// The pool and health of a backend with this role, address and login.
+    fn find(&self, role: CheckRole, t: &Target) -> Option<(Arc<Pool>, Arc<Health>)> {
+        let same = |pool: &Pool| pool.same_backend(t);
+        self.shards.iter().find_map(|s| match role {
+            CheckRole::Primary => {
+                same(&s.primary).then(|| (Arc::clone(&s.primary), Arc::clone(&s.primary_health)))
+            }
+            CheckRole::Replica => s
+                .replicas
+                .iter()
+                .find(|r| same(&r.pool))
+                .map(|r| (Arc::clone(&r.pool), Arc::clone(&r.health))),
+        })
+    }
+
+    /// Every pool with its shard name and role.
+    pub fn pools(&self) -> impl Iterator<Item = (&str, &'static str, &Arc<Pool>)> {
+        self.shards.iter().flat_map(|s| {
+            std::iter::once((s.name.as_str(), "primary", &s.primary)).chain(
+                s.replicas
+                    .iter()
+                    .map(|r| (s.name.as_str(), "replica", &r.pool)),
+            )
+        })
     }
 
     /// The default shard.

@@ -16,6 +16,12 @@ pub const MAX_CONFIG_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Reads, parses and validates the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = read(path)?;
+    parse(&text, &path.display().to_string())
+}
+
+/// Reads the configuration file at `path` as text (bounded in size, UTF-8).
+pub fn read(path: &Path) -> Result<String, ConfigError> {
     let io_error = |source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
@@ -36,7 +42,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         );
         ConfigError::at(&origin, Location::UNKNOWN, message)
     })?;
-    parse(&text, &origin)
+    Ok(text)
 }
 
 /// Parses and validates configuration `text`; `origin` names it in error messages.

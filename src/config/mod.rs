@@ -16,5 +16,5 @@ mod validate;
 mod values;
 
 pub use error::ConfigError;
-pub use load::{MAX_CONFIG_FILE_BYTES, load, parse};
+pub use load::{MAX_CONFIG_FILE_BYTES, load, parse, read};
 pub use types::*;

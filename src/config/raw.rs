@@ -22,6 +22,8 @@ pub(super) struct RawConfig {
     pub max_allowed_packet: Option<Spanned<i64>>,
     #[serde(default)]
     pub max_client_connections: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub shutdown_timeout_ms: Option<Spanned<i64>>,
     pub users: Spanned<Vec<RawUser>>,
     pub backend: RawBackendAuth,
     pub shards: Spanned<Vec<RawShard>>,
@@ -106,4 +108,6 @@ pub(super) struct RawLogging {
     pub level: Option<Spanned<String>>,
     #[serde(default)]
     pub format: Option<LogFormat>,
+    #[serde(default)]
+    pub slow_statement_ms: Option<Spanned<i64>>,
 }

@@ -21,6 +21,8 @@ pub const MIN_MAX_ALLOWED_PACKET: u32 = 1024;
 pub const MAX_MAX_ALLOWED_PACKET: u32 = 1024 * 1024 * 1024;
 /// Default `max_client_connections`.
 pub const DEFAULT_MAX_CLIENT_CONNECTIONS: u32 = 10_000;
+/// Default `shutdown_timeout_ms`.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u32 = 30_000;
 /// Default `pool.max_connections` (per backend).
 pub const DEFAULT_POOL_MAX_CONNECTIONS: u32 = 64;
 /// Default `pool.checkout_timeout_ms`.
@@ -51,6 +53,8 @@ pub struct Config {
     pub max_allowed_packet: u32,
     /// Largest number of concurrently connected clients.
     pub max_client_connections: u32,
+    /// On SIGTERM/SIGINT: how long open transactions may take to finish, in ms.
+    pub shutdown_timeout_ms: u32,
     /// Client accounts; never empty, names unique.
     pub users: Vec<User>,
     /// Credentials the proxy uses to log in to every backend.
@@ -246,13 +250,19 @@ pub struct LoggingConfig {
     pub level: String,
     /// Output format.
     pub format: LogFormat,
+    /// Statements slower than this are logged with their route and timings, in ms; 0 = off.
+    pub slow_statement_ms: u32,
 }
+
+/// Default `logging.slow_statement_ms`.
+pub const DEFAULT_SLOW_STATEMENT_MS: u32 = 1_000;
 
 impl Default for LoggingConfig {
     fn default() -> Self {
         LoggingConfig {
             level: DEFAULT_LOG_LEVEL.to_string(),
             format: LogFormat::default(),
+            slow_statement_ms: DEFAULT_SLOW_STATEMENT_MS,
         }
     }
 }

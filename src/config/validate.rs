@@ -30,6 +30,12 @@ pub(super) fn validate(raw: RawConfig, origin: &str) -> Result<Config, ConfigErr
         DEFAULT_MAX_CLIENT_CONNECTIONS,
         (1, u32::MAX),
     )?;
+    let shutdown_timeout_ms = v.number_u32(
+        raw.shutdown_timeout_ms.as_ref(),
+        "shutdown_timeout_ms",
+        DEFAULT_SHUTDOWN_TIMEOUT_MS,
+        (0, 86_400_000),
+    )?;
     let users = v.users(raw.users)?;
     v.name(&raw.backend.user, "backend.user")?;
     let shards = v.shards(raw.shards)?;
@@ -44,6 +50,7 @@ pub(super) fn validate(raw: RawConfig, origin: &str) -> Result<Config, ConfigErr
         server_version: raw.server_version.map(|s| s.value),
         max_allowed_packet,
         max_client_connections,
+        shutdown_timeout_ms,
         users,
         backend: BackendAuth {
             user: raw.backend.user.value,
@@ -259,9 +266,16 @@ impl Validator<'_> {
                 level.value
             }
         };
+        let slow_statement_ms = self.number_u32(
+            logging.slow_statement_ms.as_ref(),
+            "logging.slow_statement_ms",
+            DEFAULT_SLOW_STATEMENT_MS,
+            (0, 86_400_000),
+        )?;
         Ok(LoggingConfig {
             level,
             format: logging.format.unwrap_or_default(),
+            slow_statement_ms,
         })
     }
 }

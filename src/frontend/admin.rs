@@ -1,10 +1,12 @@
 //! The proxy's own statements for users with the admin flag: `SHOW SHARDGATE BACKENDS`
 //! (every backend with its role, health, lag, weight and pool figures) and
-//! `EXPLAIN SHARDGATE <statement>` (where the statement would go, and why).
+//! `EXPLAIN SHARDGATE <statement>` (where the statement would go, and why); the others
+//! (POOLS, CONFIG, SESSIONS, RELOAD) are in `admin_views`.
 
 use std::sync::Arc;
 
 use super::FrontendError;
+use super::admin_views::{CONFIG_COLUMNS, POOL_COLUMNS, RELOAD_COLUMNS, SESSION_COLUMNS};
 use super::session::Session;
 use crate::backend::health::HealthSnapshot;
 use crate::backend::pool::PoolStats;
@@ -26,6 +28,9 @@ impl Session {
         let (columns, rows): (&[&str], _) = match admin {
             Admin::ShowBackends => (BACKEND_COLUMNS, backend_rows(snapshot)),
             Admin::ShowPools => (POOL_COLUMNS, self.pool_rows(snapshot)),
+            Admin::ShowConfig => (CONFIG_COLUMNS, self.config_rows(snapshot)),
+            Admin::ShowSessions => (SESSION_COLUMNS, self.session_rows()),
+            Admin::Reload => (RELOAD_COLUMNS, self.reload_rows().await?),
             Admin::Explain(sql) => (EXPLAIN_COLUMNS, self.explain(&sql, snapshot)?),
         };
         let packets = text_result(
@@ -129,57 +134,6 @@ const BACKEND_COLUMNS: &[&str] = &[
     "pool_created",
     "pool_closed",
 ];
-
-const POOL_COLUMNS: &[&str] = &[
-    "shard",
-    "role",
-    "backend",
-    "max",
-    "open",
-    "in_use",
-    "idle",
-    "waiting",
-    "created",
-    "closed",
-    "checkout_timeouts",
-    "pinned_sessions",
-];
-
-impl Session {
-    /// One row per backend pool; the default shard's primary row also lists the sessions that
-    /// keep a connection between statements, by reason (they keep one of that pool's).
-    fn pool_rows(&self, snapshot: &Snapshot) -> Vec<Vec<Option<String>>> {
-        let pinned = self.proxy.pinned_summary();
-        let mut rows = Vec::new();
-        for (i, shard) in snapshot.registry.shards.iter().enumerate() {
-            let pools = std::iter::once(("primary", &shard.primary))
-                .chain(shard.replicas.iter().map(|r| ("replica", &r.pool)));
-            for (role, pool) in pools {
-                let p = pool.stats();
-                let default_primary = i == snapshot.registry.default_shard && role == "primary";
-                let figures = [
-                    p.max as u64,
-                    p.open as u64,
-                    p.in_use as u64,
-                    p.idle as u64,
-                    p.waiting as u64,
-                    p.created,
-                    p.closed,
-                    p.checkout_timeouts,
-                ];
-                let mut row = vec![
-                    Some(shard.name.clone()),
-                    Some(role.to_string()),
-                    Some(pool.name().to_string()),
-                ];
-                row.extend(figures.iter().map(|v| Some(v.to_string())));
-                row.push((default_primary && !pinned.is_empty()).then(|| pinned.clone()));
-                rows.push(row);
-            }
-        }
-        rows
-    }
-}
 
 const EXPLAIN_COLUMNS: &[&str] = &[
     "shard",

@@ -14,7 +14,7 @@ use crate::protocol::packets::{self, status};
 impl Session {
     pub(super) async fn change_user(&mut self, body: &[u8]) -> Result<(), FrontendError> {
         let cu = parse_change_user(body, self.caps)?;
-        let snapshot = self.proxy.snapshot();
+        let snapshot = self.snapshot();
         let user = snapshot.config.user(&cu.user).cloned();
         let mut seq = self.reply_seq;
         let first = FirstResponse {

@@ -42,11 +42,14 @@ impl Session {
                 }));
             }
         }
-        let snapshot = self.proxy.snapshot();
+        let snapshot = self.snapshot();
         let pool = Arc::clone(&snapshot.registry.default().primary);
-        let mut conn = pool
+        let waiting = std::time::Instant::now();
+        let conn = pool
             .checkout_preferring(self.flavour(), self.state_key())
-            .await?;
+            .await;
+        self.checkout_wait += waiting.elapsed();
+        let mut conn = conn?;
         self.sync(&mut conn).await?;
         Ok(conn)
     }
@@ -162,6 +165,8 @@ impl Session {
             }
             self.held_for = held;
         }
+        self.card
+            .update(self.schema.as_deref(), held, self.routing.version.number);
         if held.is_some() {
             return;
         }

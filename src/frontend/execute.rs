@@ -19,7 +19,7 @@ use crate::router::classify::{self, Target};
 
 impl Session {
     pub(super) async fn prepare(&mut self, payload: &[u8]) -> Result<(), FrontendError> {
-        let snapshot = self.proxy.snapshot();
+        let snapshot = self.snapshot();
         let sql: Arc<[u8]> = Arc::from(payload.get(1..).unwrap_or_default());
         let read = classify::classify(&sql, &snapshot.rules).target == Target::Replica;
         let (shape, payload, shard) = match self.sharded_prepare(&snapshot, &sql)? {
@@ -81,6 +81,7 @@ impl Session {
         payload: &[u8],
         stmt_id: u32,
     ) -> Result<(), FrontendError> {
+        self.route = "prepared statement";
         let entry = self
             .stmts
             .get_mut(stmt_id)
@@ -114,7 +115,7 @@ impl Session {
         let read = entry.read;
         let fns = entry.fns;
         if read && !exec.cursor && long_data.is_empty() && self.backend.is_none() {
-            let snapshot = self.proxy.snapshot();
+            let snapshot = self.snapshot();
             let view = self.view(&snapshot);
             let shard = snapshot.registry.default_shard;
             let may_use_replica = !view.in_transaction

@@ -2,6 +2,7 @@
 //! session state and prepared statements.
 
 pub mod admin;
+mod admin_views;
 pub mod auth;
 mod change_user;
 mod checkout;
@@ -13,6 +14,7 @@ mod query;
 pub mod session;
 mod sharded;
 mod sharded_stmt;
+mod slow;
 pub mod statements;
 mod stmt_commands;
 
@@ -51,6 +53,10 @@ pub enum FrontendError {
     StatementLost { id: u32 },
     #[error("long data for statement {id} exceeds max_allowed_packet ({max} bytes)")]
     LongDataTooLarge { id: u32, max: usize },
+    #[error("config reload refused, nothing changed: {0}")]
+    ReloadRefused(String),
+    #[error("the proxy is shutting down")]
+    ShuttingDown,
     #[error("statement {id} has no open cursor")]
     NoOpenCursor { id: u32 },
     #[error("{function} needs the connection of the previous statement")]

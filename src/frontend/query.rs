@@ -27,7 +27,7 @@ use crate::runtime::Snapshot;
 
 impl Session {
     pub(super) async fn query(&mut self, payload: &[u8], sql: &[u8]) -> Result<(), FrontendError> {
-        let snapshot = self.proxy.snapshot();
+        let snapshot = self.snapshot();
         let topology = snapshot.topology(self.schema.as_deref());
         let plan = router::route_query(sql, &self.view(&snapshot), &topology);
         let held = self.held_replica.take();
@@ -44,6 +44,7 @@ impl Session {
         {
             return done;
         }
+        self.route = route_name(&plan);
         match plan {
             Plan::Admin(admin) => self.admin(admin, &snapshot).await,
             Plan::Refused(e) => Err(e.into()),
@@ -83,6 +84,7 @@ impl Session {
                 if self.try_replica(payload, &snapshot, shard, None).await? {
                     return Ok(());
                 }
+                self.route = "primary";
                 let out = self.on_primary(payload, false).await?;
                 self.note_statement(sql, &out);
                 Ok(())
@@ -273,6 +275,30 @@ impl ReplicaStatement {
             StmtOnConn::Ready(_) => Err(FrontendError::StatementLost { id: client_id }),
             StmtOnConn::Refused(p) => Err(FrontendError::BackendReply(p)),
         })
+    }
+}
+
+/// The route a plan takes, for the slow-statement log.
+fn route_name(plan: &Plan) -> &'static str {
+    use crate::router::shard::plan::ShardedKind;
+    match plan {
+        Plan::Admin(_) => "admin",
+        Plan::Refused(_) => "refused",
+        Plan::Use { .. } => "primary",
+        Plan::Single {
+            role: Role::Primary,
+            ..
+        } => "primary",
+        Plan::Single {
+            role: Role::Replica,
+            ..
+        } => "replica",
+        Plan::Sharded { plan, .. } => match plan.kind {
+            ShardedKind::Single => "sharded: one target",
+            ShardedKind::Scatter(_) => "sharded: scatter",
+            ShardedKind::MultiWrite => "sharded: multi-target write",
+            ShardedKind::BroadcastWrite => "sharded: broadcast write",
+        },
     }
 }
 

@@ -30,6 +30,9 @@ use crate::runtime::Proxy;
 /// A logged-in client.
 pub struct Session {
     pub(super) proxy: Arc<Proxy>,
+    /// The config snapshot the session routes with: the newest at each statement, except
+    /// inside a transaction, which finishes with the snapshot it started with.
+    pub(super) routing: Arc<crate::runtime::Snapshot>,
     pub(super) client: PacketIo<TcpStream>,
     pub(super) id: u32,
     pub(super) host: String,
@@ -71,6 +74,12 @@ pub struct Session {
     pub(super) found_rows: u64,
     /// Why the session kept its connection after the last command (as counted by the proxy).
     pub(super) held_for: Option<&'static str>,
+    /// Where the current statement went, and how long it waited for backend connections
+    /// (slow-statement log).
+    pub(super) route: &'static str,
+    pub(super) checkout_wait: std::time::Duration,
+    /// What `SHOW SHARDGATE SESSIONS` shows of this session.
+    pub(super) card: Arc<crate::runtime::sessions::SessionCard>,
     /// The replica connection of the last read while it holds warnings to show.
     pub(super) held_replica: Option<PooledConn>,
     /// Primary connections to shards other than the default one (sharded schemas).
@@ -95,7 +104,9 @@ pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
     match login {
         Ok(Some(mut session)) => {
             tracing::debug!(conn = id, user = %session.user.name, %host, "client logged in");
+            proxy.sessions.add(Arc::clone(&session.card));
             let reason = session.run().await;
+            proxy.sessions.remove(id);
             tracing::debug!(conn = id, reason, "client session ended");
         }
         Ok(None) => {}
@@ -137,8 +148,12 @@ async fn connect(
         (Err(e), _) => return refuse(&mut client, seq, e).await,
         (Ok(_), None) => return Ok(None),
     };
+    let card = Arc::new(crate::runtime::sessions::SessionCard::new(
+        id, &user.name, &host,
+    ));
     let mut session = Session {
         proxy: Arc::clone(proxy),
+        routing: Arc::clone(&snapshot),
         client,
         id,
         host,
@@ -165,6 +180,9 @@ async fn connect(
         row_count: -1,
         found_rows: 0,
         held_for: None,
+        route: "",
+        checkout_wait: std::time::Duration::ZERO,
+        card,
         held_replica: None,
         others: Default::default(),
         shard_gtids: Default::default(),
@@ -200,6 +218,11 @@ async fn refuse(
 }
 
 impl Session {
+    /// The config snapshot this statement routes with.
+    pub(super) fn snapshot(&self) -> Arc<crate::runtime::Snapshot> {
+        Arc::clone(&self.routing)
+    }
+
     /// The backend connection flavour this client needs.
     pub(super) fn flavour(&self) -> Flavour {
         Flavour {
@@ -217,8 +240,34 @@ impl Session {
 
     /// The command loop; returns why the session ended.
     async fn run(&mut self) -> &'static str {
+        let mut stopping = self.proxy.stopping();
         let reason = loop {
-            let payload = match self.client.read_packet(0, self.max_packet).await {
+            // A transaction (or pinned state) may finish before a shutdown ends the session,
+            // until the shutdown deadline.
+            let stage = if self.holds_connection().is_some() {
+                2
+            } else {
+                1
+            };
+            let read = tokio::select! {
+                r = self.client.read_packet(0, self.max_packet) => Some(r),
+                _ = stopping.wait_for(|s| *s >= stage) => None,
+            };
+            let Some(read) = read else {
+                if stage == 2 {
+                    // Past the deadline: the client's next command (if it comes while the
+                    // proxy exits) learns why its transaction is gone.
+                    let next = self.client.read_packet(0, self.max_packet);
+                    if let Ok(Ok((_, last))) =
+                        tokio::time::timeout(std::time::Duration::from_secs(1), next).await
+                    {
+                        self.reply_seq = last.wrapping_add(1);
+                        self.reply_error(&FrontendError::ShuttingDown).await;
+                    }
+                }
+                break "proxy shutting down";
+            };
+            let payload = match read {
                 Ok((p, last_seq)) => {
                     self.reply_seq = last_seq.wrapping_add(1);
                     p
@@ -235,9 +284,18 @@ impl Session {
                     break "client protocol error";
                 }
             };
+            if !self.in_transaction() {
+                // A reload takes effect here, never inside a transaction.
+                self.routing = self.proxy.snapshot();
+            }
             self.pins.start_statement();
             self.wants_last_insert_id = false;
-            match self.dispatch(&payload).await {
+            self.route = "proxy";
+            self.checkout_wait = std::time::Duration::ZERO;
+            let started = Instant::now();
+            let result = self.dispatch(&payload).await;
+            self.log_if_slow(&payload, started.elapsed());
+            match result {
                 Ok(true) => {}
                 Ok(false) => break "client sent COM_QUIT",
                 Err(e) => {

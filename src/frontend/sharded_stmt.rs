@@ -27,7 +27,7 @@ impl Session {
         shape: Arc<Shape>,
         read: bool,
     ) -> Result<(), FrontendError> {
-        let snapshot = self.proxy.snapshot();
+        let snapshot = self.snapshot();
         let Some(entry) = self.stmts.get(stmt_id) else {
             return Err(FrontendError::UnknownStatement {
                 id: stmt_id,

@@ -169,6 +169,12 @@ pub enum Admin {
     ShowBackends,
     /// `SHOW SHARDGATE POOLS`: pool figures per backend and the sessions that keep a connection.
     ShowPools,
+    /// `SHOW SHARDGATE CONFIG`: the config version in effect and the reloads.
+    ShowConfig,
+    /// `SHOW SHARDGATE SESSIONS`: the connected client sessions.
+    ShowSessions,
+    /// `SHARDGATE RELOAD`: re-read and apply the config file.
+    Reload,
     /// `EXPLAIN SHARDGATE <statement>`: where the statement would go, and why.
     Explain(Vec<u8>),
 }
@@ -177,6 +183,13 @@ pub enum Admin {
 pub fn admin(sql: &[u8]) -> Option<Admin> {
     let s = skip_noise(sql);
     let (first, rest) = word(s)?;
+    if first.eq_ignore_ascii_case(b"SHARDGATE") {
+        let (second, rest) = word(rest)?;
+        let rest = rest.trim_ascii();
+        let rest = rest.strip_suffix(b";").unwrap_or(rest).trim_ascii();
+        return (second.eq_ignore_ascii_case(b"RELOAD") && rest.is_empty())
+            .then_some(Admin::Reload);
+    }
     let (second, rest) = word(rest)?;
     if !second.eq_ignore_ascii_case(b"SHARDGATE") {
         return None;
@@ -194,6 +207,10 @@ pub fn admin(sql: &[u8]) -> Option<Admin> {
         Some(Admin::ShowBackends)
     } else if third.eq_ignore_ascii_case(b"POOLS") {
         Some(Admin::ShowPools)
+    } else if third.eq_ignore_ascii_case(b"CONFIG") {
+        Some(Admin::ShowConfig)
+    } else if third.eq_ignore_ascii_case(b"SESSIONS") {
+        Some(Admin::ShowSessions)
     } else {
         None
     }
@@ -258,6 +275,10 @@ mod tests {
         );
         assert_eq!(admin(b"EXPLAIN SELECT 1"), None);
         assert_eq!(admin(b"SHOW SHARDGATEX BACKENDS"), None);
+        assert_eq!(admin(b"shardgate reload ;"), Some(Admin::Reload));
+        assert_eq!(admin(b"SHARDGATE RELOAD now"), None);
+        assert_eq!(admin(b"SHOW SHARDGATE CONFIG"), Some(Admin::ShowConfig));
+        assert_eq!(admin(b"SHOW SHARDGATE SESSIONS"), Some(Admin::ShowSessions));
     }
 
     #[test]

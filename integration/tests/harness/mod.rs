@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+mod lifecycle;
 pub mod raw;
 pub mod relay;
 pub mod rw;
@@ -99,6 +100,9 @@ pub fn unique(prefix: &str) -> String {
 pub struct ProxyOpts {
     pub max_allowed_packet: Option<u64>,
     pub max_client_connections: Option<u64>,
+    pub shutdown_timeout_ms: Option<u64>,
+    /// `logging.slow_statement_ms` (the proxy's default when not set).
+    pub slow_statement_ms: Option<u64>,
     pub pool_max_connections: Option<u64>,
     pub checkout_timeout_ms: Option<u64>,
     pub connect_timeout_ms: Option<u64>,
@@ -289,6 +293,9 @@ fn config_yaml(o: &ProxyOpts, sb: &Sandbox, port: u16) -> String {
         "max_client_connections: {}",
         o.max_client_connections.unwrap_or(10_000)
     );
+    if let Some(ms) = o.shutdown_timeout_ms {
+        let _ = writeln!(y, "shutdown_timeout_ms: {ms}");
+    }
     y.push_str(
         "users:\n\
          \x20 - { name: app, password: app-pw, auth_plugin: mysql_native_password }\n\
@@ -369,7 +376,15 @@ fn config_yaml(o: &ProxyOpts, sb: &Sandbox, port: u16) -> String {
     ] {
         let _ = writeln!(y, "  {key}: {value}");
     }
-    y.push_str("logging: { level: \"info,shardgate=debug\", format: text }\n");
+    match o.slow_statement_ms {
+        Some(ms) => {
+            let _ = writeln!(
+                y,
+                "logging: {{ level: \"info,shardgate=debug\", format: text, slow_statement_ms: {ms} }}"
+            );
+        }
+        None => y.push_str("logging: { level: \"info,shardgate=debug\", format: text }\n"),
+    }
     y
 }
 

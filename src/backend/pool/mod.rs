@@ -134,6 +134,13 @@ impl Pool {
         &self.target.name
     }
 
+    /// Does this pool reach the same server as the same user as `t`?
+    pub fn same_backend(&self, t: &Target) -> bool {
+        self.target.address == t.address
+            && self.target.user == t.user
+            && self.target.password == t.password
+    }
+
     fn target(&self) -> &Target {
         &self.target
     }

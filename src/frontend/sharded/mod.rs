@@ -119,7 +119,7 @@ impl Session {
 
     /// Remembers the GTID of the session's last commit on `shard` (read-your-writes).
     pub(super) fn record_gtid(&mut self, shard: usize, gtid: String) {
-        if shard == self.proxy.snapshot().registry.default_shard {
+        if shard == self.snapshot().registry.default_shard {
             self.last_gtid = Some(gtid);
         } else {
             self.shard_gtids.insert(shard, gtid);

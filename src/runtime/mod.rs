@@ -1,5 +1,12 @@
-//! Shared proxy state: the current config snapshot with its backends (atomically swappable),
-//! plus what outlives a snapshot (RSA key, caching_sha2 cache, connection counters).
+//! Shared proxy state: the current config snapshot with its backends (atomically swappable,
+//! see `reload`), plus what outlives a snapshot (RSA key, caching_sha2 cache, connection
+//! counters).
+
+mod reload;
+pub mod sessions;
+pub mod triggers;
+
+pub use reload::{ConfigSource, ConfigVersion, ReloadOutcome, ReloadStatus};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -18,6 +25,7 @@ pub struct Snapshot {
     pub config: Config,
     pub registry: Registry,
     pub rules: Rules,
+    pub version: ConfigVersion,
 }
 
 /// Everything sessions share.
@@ -38,11 +46,26 @@ pub struct Proxy {
     pub column_collations: Mutex<HashMap<(String, String), TableCollations>>,
     /// Sessions that keep a backend connection between statements, by reason.
     pinned: Mutex<BTreeMap<&'static str, usize>>,
+    /// The config file reloads read; `None` when started from text (tests).
+    source: Option<ConfigSource>,
+    reload_lock: tokio::sync::Mutex<()>,
+    reload_status: Mutex<ReloadStatus>,
+    /// Shutdown stage: 0 running; 1 draining (SIGTERM/SIGINT: idle sessions end, the others
+    /// after their transaction); 2 the deadline passed (every session ends now).
+    stop: tokio::sync::watch::Sender<u8>,
+    /// Connected sessions (`SHOW SHARDGATE SESSIONS`).
+    pub sessions: sessions::SessionList,
 }
 
 impl Proxy {
     /// Builds the first snapshot (inside the runtime: it starts health checkers).
-    pub fn new(config: Config, rsa: RsaKeys, server_version: String) -> Result<Self, String> {
+    pub fn new(
+        config: Config,
+        rsa: RsaKeys,
+        server_version: String,
+        version: ConfigVersion,
+        source: Option<ConfigSource>,
+    ) -> Result<Self, String> {
         let rw = &config.read_write_split;
         let rules = Rules::new(&rw.critical_tables, &rw.critical_patterns)
             .map_err(|e| format!("read_write_split.critical_patterns: {e}"))?;
@@ -52,6 +75,7 @@ impl Proxy {
                 config,
                 registry,
                 rules,
+                version,
             }),
             rsa,
             server_version,
@@ -59,6 +83,11 @@ impl Proxy {
             next_connection_id: AtomicU32::new(1),
             column_collations: Mutex::new(HashMap::new()),
             pinned: Mutex::new(BTreeMap::new()),
+            source,
+            reload_lock: tokio::sync::Mutex::new(()),
+            reload_status: Mutex::new(ReloadStatus::default()),
+            stop: tokio::sync::watch::Sender::new(0),
+            sessions: sessions::SessionList::default(),
             clients: AtomicUsize::new(0),
         })
     }
@@ -66,6 +95,37 @@ impl Proxy {
     /// The current snapshot (hold the `Arc` across awaits).
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.snapshot.load_full()
+    }
+
+    /// Starts a graceful shutdown: sessions end once they hold no backend connection.
+    pub fn begin_shutdown(&self) {
+        self.stop.send_replace(1);
+    }
+
+    /// The shutdown deadline passed: sessions still in a transaction end now.
+    pub fn force_shutdown(&self) {
+        self.stop.send_replace(2);
+    }
+
+    /// The shutdown stage (see `stop`).
+    pub fn stopping(&self) -> tokio::sync::watch::Receiver<u8> {
+        self.stop.subscribe()
+    }
+
+    /// Waits until every client has gone, at most `deadline`; `false` if some are left.
+    pub async fn drained(&self, deadline: std::time::Duration) -> bool {
+        let until = tokio::time::Instant::now() + deadline;
+        while self.clients.load(Ordering::Acquire) > 0 {
+            if tokio::time::Instant::now() >= until {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        true
+    }
+
+    fn swap(&self, next: Snapshot) {
+        self.snapshot.store(Arc::new(next));
     }
 
     /// A fresh connection id (never 0).
