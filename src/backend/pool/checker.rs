@@ -5,7 +5,9 @@
 //! Pool::with_checker ─▶ (pool, CheckerSlot)     the reservation, handed out once
 //! slot.take(flavour) ─▶ CheckerConn             the kept connection, or a new one counted in
 //!                                               the reserved slot (trading an idle client
-//!                                               connection when the pool is at its cap)
+//!                                               connection when the pool is at its cap;
+//!                                               waiting for a return while clients are above
+//!                                               a lowered cap)
 //! slot.keep(conn)                               kept for the next round (closed instead when
 //!                                               broken or past max_lifetime)
 //! drop(CheckerConn) / drop(CheckerSlot)         closed, its slot counted free again;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use super::slots::{Close, expired};
+use super::slots::{CheckerGrant, Close, Slots, expired};
 use super::{Opening, Pool};
 use crate::backend::BackendError;
 use crate::backend::connection::{BackendConn, Flavour};
@@ -58,19 +60,46 @@ impl CheckerSlot {
     }
 
     /// The kept connection, or a new one opened in the reserved slot. Fails when connecting
-    /// fails, or when the connection taken earlier has not been kept or dropped yet.
+    /// fails, or when the connection taken earlier has not been kept or dropped yet. While
+    /// clients hold more connections than a lowered cap allows, waits for one to come back
+    /// (up to `pool.checkout_timeout_ms`).
     pub async fn take(&mut self, flavour: Flavour) -> Result<CheckerConn, BackendError> {
         if let Some(conn) = self.conn.take() {
             return Ok(self.wrap(conn));
         }
-        if !self.pool.lock().checker_open() {
-            return Err(BackendError::Unsupported {
-                backend: self.pool.name().to_string(),
-                reason: "the health checker's reserved connection is already in use".into(),
-            });
+        let mut grant = self.pool.lock().checker_open();
+        if grant == CheckerGrant::NoRoom {
+            let deadline = Instant::now() + self.pool.checkout_timeout();
+            let attempt = |s: &mut Slots<BackendConn>| match s.checker_open() {
+                CheckerGrant::NoRoom => None,
+                other => Some(other),
+            };
+            grant = self
+                .pool
+                .wait_for_room(deadline, attempt)
+                .await
+                .unwrap_or(CheckerGrant::NoRoom);
+        }
+        let unavailable = |reason: &str| BackendError::Unsupported {
+            backend: self.pool.name().to_string(),
+            reason: reason.to_string(),
+        };
+        match grant {
+            CheckerGrant::Open => {}
+            CheckerGrant::Refused => {
+                return Err(unavailable(
+                    "the health checker's reserved connection is already in use",
+                ));
+            }
+            CheckerGrant::NoRoom => {
+                return Err(unavailable(
+                    "no slot for the health checker: clients still hold more connections than \
+                     the lowered pool.max_connections",
+                ));
+            }
         }
         let opening = Opening::checker(&self.pool);
-        let conn = BackendConn::connect(self.pool.target(), flavour).await?;
+        let conn = self.pool.connect(flavour).await?;
         opening.done();
         Ok(self.wrap(conn))
     }
@@ -103,7 +132,9 @@ impl CheckerSlot {
 impl Drop for CheckerSlot {
     fn drop(&mut self) {
         if self.conn.take().is_some() {
-            self.pool.lock().checker_closed(Close::Other);
+            let mut s = self.pool.lock();
+            s.checker_closed(Close::Other);
+            self.pool.made_room(s);
         }
         self.pool.checker_out.store(false, Ordering::Release);
     }
@@ -134,7 +165,9 @@ impl Drop for CheckerConn {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             drop(conn);
-            self.pool.lock().checker_closed(self.why);
+            let mut s = self.pool.lock();
+            s.checker_closed(self.why);
+            self.pool.made_room(s);
         }
     }
 }

@@ -1,36 +1,50 @@
 //! A capped pool of connections to one backend: idle connections kept per flavour
 //! (CLIENT_FOUND_ROWS and CLIENT_DEPRECATE_EOF or not), one hard cap on open connections shared
-//! by all flavours and by the health checker, checkouts served first come, first served.
+//! by all flavours and by the health checker, checkouts served first come, first served. Its
+//! settings can change while it runs ([`Pool::reconfigure`]).
 //!
 //! ```text
 //! checkout ─▶ gate (FIFO semaphore, max_connections - reserved permits; checkout_timeout)
 //!          ─▶ slots: idle of the flavour (same state key, most recent) ─▶ reuse
 //!                    else open < cap                                  ─▶ open a new one
 //!                    else close the least recently used idle one      ─▶ open a new one
-//! drop     ─▶ back to idle (closed if broken or older than max_lifetime) ─▶ permit released
+//!                    else (above a lowered cap, draining)             ─▶ wait for a return
+//! drop     ─▶ back to idle (closed if broken, older than max_lifetime or above the cap)
+//!          ─▶ permit released (or retired while a lowered cap still owes permits)
+//! reconfigure ─▶ slots: new limits, idle above a lowered cap closed
+//!             ─▶ gate: permits added (waiters served in order) or retired as they return
+//!             ─▶ timeouts, min_idle, max_lifetime for later checkouts, connects and reaps
 //! ```
 //!
 //! `slots.rs` holds the bookkeeping and the argument that open connections never exceed
-//! `max_connections`; `gate.rs` the FIFO queue; `checker.rs` the health checker's reserved slot.
+//! `max_connections` (nor grow while above a lowered one); `gate.rs` the FIFO queue and how it
+//! shrinks; `reconfig.rs` how the two change together; `checker.rs` the health checker's
+//! reserved slot; `guards.rs` the checked-out connection and the slot of one being opened.
 //! The reaper closes idle connections past `idle_timeout_ms` (keeping `min_idle` of them) or
 //! `max_lifetime_ms`; it never opens connections.
 
 mod checker;
 mod gate;
+mod guards;
+mod reconfig;
 mod slots;
 #[cfg(test)]
 mod tests;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use super::BackendError;
 use super::connection::{BackendConn, Flavour, Target};
 use crate::config::PoolConfig;
 pub use checker::{CheckerConn, CheckerSlot};
 use gate::{Gate, Permit};
-use slots::{Close, Entry, Grant, Limits, Slots};
+use guards::Opening;
+pub use guards::PooledConn;
+use slots::{Close, Entry, Grant, Slots};
 
 /// Idle connections older than this are checked for a close by the server before reuse.
 pub const LIVENESS_CHECK_AFTER: Duration = Duration::from_secs(1);
@@ -53,7 +67,8 @@ pub struct PoolStats {
     pub lifetime_closed: u64,
     /// Checkouts that gave up after `pool.checkout_timeout_ms` (ERR 1040).
     pub checkout_timeouts: u64,
-    /// `pool.max_connections`: the cap on `open`.
+    /// `pool.max_connections`: the cap on `open` (which stays above it after it was lowered
+    /// until the connections in use then come back; none is opened meanwhile).
     pub max: usize,
     /// Slots of `max` reserved for the health checker (clients may hold `max - reserved`).
     pub reserved: usize,
@@ -82,13 +97,28 @@ impl Entry for BackendConn {
 
 /// The pool of one backend.
 pub struct Pool {
+    /// Where to connect; its `connect_timeout` is replaced by `connect_timeout_ms`.
     target: Target,
-    checkout_timeout: Duration,
+    /// `pool.checkout_timeout_ms` and `pool.connect_timeout_ms`, read at each use.
+    checkout_timeout_ms: AtomicU64,
+    connect_timeout_ms: AtomicU64,
     gate: Gate,
     slots: Mutex<Slots<BackendConn>>,
+    /// Woken when a connection comes back or closes while someone waits for room (only after
+    /// the cap was lowered; see `reconfig.rs`).
+    room: Notify,
+    /// Wakes the reaper: limits changed, or the pool is gone.
+    reaper: Arc<Notify>,
     checkout_timeouts: AtomicU64,
     /// The checker's reserved slot has been handed out (see `checker_slot`).
     checker_out: AtomicBool,
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // The reaper holds a weak reference only; this lets it see the pool is gone.
+        self.reaper.notify_one();
+    }
 }
 
 impl Pool {
@@ -108,25 +138,19 @@ impl Pool {
     }
 
     fn build(target: Target, cfg: &PoolConfig, reserved: usize) -> Arc<Self> {
-        let cap = cfg.max_connections as usize;
-        let limits = Limits {
-            cap,
-            reserved: reserved.min(cap),
-            idle_timeout: cfg.idle_timeout(),
-            max_lifetime: cfg.max_lifetime(),
-            min_idle: cfg.min_idle as usize,
-        };
+        let limits = reconfig::limits(cfg, reserved);
         let pool = Arc::new(Pool {
+            checkout_timeout_ms: AtomicU64::new(cfg.checkout_timeout_ms),
+            connect_timeout_ms: AtomicU64::new(target.connect_timeout.as_millis() as u64),
             target,
-            checkout_timeout: cfg.checkout_timeout(),
             gate: Gate::new(limits.client_slots()),
             slots: Mutex::new(Slots::new(limits)),
+            room: Notify::new(),
+            reaper: Arc::new(Notify::new()),
             checkout_timeouts: AtomicU64::new(0),
             checker_out: AtomicBool::new(false),
         });
-        if let Some(period) = reap_period(&limits) {
-            tokio::spawn(reap_idle(Arc::downgrade(&pool), period));
-        }
+        reconfig::spawn_reaper(&pool);
         pool
     }
 
@@ -141,8 +165,21 @@ impl Pool {
             && self.target.password == t.password
     }
 
-    fn target(&self) -> &Target {
-        &self.target
+    fn checkout_timeout(&self) -> Duration {
+        Duration::from_millis(self.checkout_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Opens a connection within the connect timeout in force now.
+    async fn connect(&self, flavour: Flavour) -> Result<BackendConn, BackendError> {
+        let timeout = Duration::from_millis(self.connect_timeout_ms.load(Ordering::Relaxed));
+        if timeout == self.target.connect_timeout {
+            return BackendConn::connect(&self.target, flavour).await;
+        }
+        let target = Target {
+            connect_timeout: timeout,
+            ..self.target.clone()
+        };
+        BackendConn::connect(&target, flavour).await
     }
 
     fn lock(&self) -> MutexGuard<'_, Slots<BackendConn>> {
@@ -188,26 +225,49 @@ impl Pool {
         state_key: u64,
     ) -> Result<PooledConn, BackendError> {
         let started = Instant::now();
-        let Ok(permit) = self.gate.enter(self.checkout_timeout).await else {
+        let Ok(permit) = self.gate.enter(self.checkout_timeout()).await else {
             return Err(self.saturated(started));
         };
-        let grant = self
-            .lock()
-            .client_checkout(flavour.index(), state_key, Instant::now());
+        self.checkout_with(permit, flavour, state_key, started)
+            .await
+    }
+
+    /// The checkout of a permit holder: a slot (waiting for one only while a lowered cap
+    /// drains, until `checkout_timeout` after `started`), then the connection.
+    async fn checkout_with(
+        self: &Arc<Self>,
+        permit: Permit,
+        flavour: Flavour,
+        state_key: u64,
+        started: Instant,
+    ) -> Result<PooledConn, BackendError> {
+        let attempt = |s: &mut Slots<BackendConn>| {
+            let grant = s.client_checkout(flavour.index(), state_key, Instant::now());
+            (!matches!(grant, Grant::Full)).then_some(grant)
+        };
+        let first = attempt(&mut self.lock());
+        let grant = match first {
+            Some(grant) => grant,
+            // Only while a lowered cap drains (see slots.rs): a connection coming back makes room.
+            None => {
+                let deadline = started + self.checkout_timeout();
+                match self.wait_for_room(deadline, attempt).await {
+                    Some(grant) => grant,
+                    None => return Err(self.saturated(started)),
+                }
+            }
+        };
         match grant {
             Grant::Reuse(conn) => Ok(self.wrap(conn, permit)),
             Grant::Open => {
                 // Gives the slot back if connecting fails or this future is dropped meanwhile.
                 let opening = Opening::client(self);
-                let conn = BackendConn::connect(&self.target, flavour).await?;
+                let conn = self.connect(flavour).await?;
                 opening.done();
                 Ok(self.wrap(conn, permit))
             }
-            Grant::Full => {
-                // Unreachable while permits are the only way in (see slots.rs).
-                tracing::error!(backend = %self.target.name, "pool bookkeeping found no slot for a permit holder");
-                Err(self.saturated(started))
-            }
+            // `attempt` gives no `Full`.
+            Grant::Full => Err(self.saturated(started)),
         }
     }
 
@@ -233,11 +293,7 @@ impl Pool {
     }
 
     fn wrap(self: &Arc<Self>, conn: BackendConn, permit: Permit) -> PooledConn {
-        PooledConn {
-            conn: Some(conn),
-            pool: Arc::clone(self),
-            _permit: permit,
-        }
+        PooledConn::new(conn, Arc::clone(self), permit)
     }
 
     fn give_back(&self, conn: BackendConn) {
@@ -245,127 +301,15 @@ impl Pool {
         let mut s = self.lock();
         let closed = s.client_return(conn, reusable, Instant::now());
         debug_assert!(s.invariant_holds(), "pool bookkeeping: {:?}", s.figures());
-        drop(s);
-        if closed == Some(Close::Lifetime) {
-            tracing::debug!(backend = %self.target.name, "closed a backend connection past pool.max_lifetime_ms");
-        }
-    }
-
-    /// Closes idle connections past their idle timeout or lifetime.
-    fn reap(&self) {
-        let (timed_out, expired) = self.lock().reap(Instant::now());
-        if timed_out + expired > 0 {
-            tracing::debug!(backend = %self.target.name, timed_out, expired, "closed idle backend connections");
-        }
-    }
-}
-
-/// How often the reaper runs: half the shorter of the idle timeout and the lifetime (at least
-/// a second); `None` when neither applies.
-fn reap_period(limits: &Limits) -> Option<Duration> {
-    let shortest = match (limits.idle_timeout, limits.max_lifetime) {
-        (Some(a), Some(b)) => a.min(b),
-        (a, b) => a.or(b)?,
-    };
-    Some((shortest / 2).max(Duration::from_secs(1)))
-}
-
-async fn reap_idle(pool: Weak<Pool>, period: Duration) {
-    loop {
-        tokio::time::sleep(period).await;
-        match pool.upgrade() {
-            Some(p) => p.reap(),
-            None => return,
-        }
-    }
-}
-
-/// A slot counted for a connection being opened; given back on drop unless `done`.
-struct Opening<'a> {
-    pool: &'a Pool,
-    checker: bool,
-    armed: bool,
-}
-
-impl<'a> Opening<'a> {
-    fn client(pool: &'a Pool) -> Self {
-        Opening {
-            pool,
-            checker: false,
-            armed: true,
-        }
-    }
-
-    fn checker(pool: &'a Pool) -> Self {
-        Opening {
-            pool,
-            checker: true,
-            armed: true,
-        }
-    }
-
-    /// The connection is open: count it as created.
-    fn done(mut self) {
-        self.armed = false;
-        let mut s = self.pool.lock();
-        if self.checker {
-            s.checker_opened();
-        } else {
-            s.client_opened();
-        }
-    }
-}
-
-impl Drop for Opening<'_> {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let mut s = self.pool.lock();
-        if self.checker {
-            s.checker_open_failed();
-        } else {
-            s.client_open_failed();
-        }
-    }
-}
-
-/// A checked-out connection; goes back to its pool when dropped (closed if not reusable).
-pub struct PooledConn {
-    conn: Option<BackendConn>,
-    pool: Arc<Pool>,
-    /// Dropped after `Drop::drop` has put the connection back (fields drop after it), so the
-    /// next permit holder finds it idle.
-    _permit: Permit,
-}
-
-impl PooledConn {
-    pub fn pool(&self) -> &Arc<Pool> {
-        &self.pool
-    }
-}
-
-impl std::ops::Deref for PooledConn {
-    type Target = BackendConn;
-    fn deref(&self) -> &BackendConn {
-        self.conn.as_ref().expect("present until drop")
-    }
-}
-
-impl std::ops::DerefMut for PooledConn {
-    fn deref_mut(&mut self) -> &mut BackendConn {
-        self.conn.as_mut().expect("present until drop")
-    }
-}
-
-impl Drop for PooledConn {
-    fn drop(&mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            conn.io.shrink();
-            if conn.io.has_unread() {
-                conn.reusable = false;
+        self.made_room(s);
+        match closed {
+            Some(Close::Lifetime) => {
+                tracing::debug!(backend = %self.target.name, "closed a backend connection past pool.max_lifetime_ms");
             }
-            self.pool.give_back(conn);
+            Some(Close::OverCap) => {
+                tracing::debug!(backend = %self.target.name, "closed a returned backend connection above the lowered pool.max_connections");
+            }
+            _ => {}
         }
     }
 }

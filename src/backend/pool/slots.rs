@@ -5,20 +5,36 @@
 //!
 //! `open` counts every connection that exists or is being opened: idle ones, ones checked out
 //! by clients (`in_use`, including those still connecting) and the health checker's (`checker`).
-//! `open == idle + in_use + checker` holds after every method (each one changes both sides
-//! together), and `open` only grows in two places, [`Slots::client_checkout`] and
-//! [`Slots::checker_open`], each of which either checks `open < cap` first or closes an idle
-//! connection in the same step (a trade, `open` unchanged). Nothing else adds to `open`, so
-//! `open <= cap` at all times, whatever the callers do.
+//! After every method:
 //!
-//! That a checkout never finds the pool full is the other half, and it rests on the limits:
-//! clients may hold at most `cap - reserved` connections (`in_use` is checked here, and the pool
-//! hands out only that many semaphore permits), the checker at most `reserved` (0 or 1). A client
-//! asking with `in_use < cap - reserved` when `open == cap` leaves
+//! * (I1) `open == idle + in_use + checker` (each method changes both sides together);
+//! * (I2) `open > cap` ⇒ `idle == 0`: only a lowered cap ([`Slots::reconfigure`]) can put
+//!   `open` above it, and that closes idle connections (least recently used first) while it
+//!   is; a connection given back while `open > cap` is closed rather than kept idle;
+//! * (I3) `checker <= reserved`, and `reserved < cap` (`cap >= 2` from the config).
+//!
+//! `open` only grows in [`Slots::client_checkout`] and [`Slots::checker_open`], each of which
+//! either checks `open < cap` first or, at `open == cap`, closes an idle connection in the same
+//! step (a trade, `open` unchanged); above the cap there is nothing idle to trade (I2), so they
+//! refuse. Nothing else adds to `open`, so `open <= cap` holds as long as the cap is not
+//! lowered, and after it is lowered below `open`:
+//!
+//! * no connection is opened while `open >= cap` (the new cap), so `open` stays at most its
+//!   value at the shrink (at most the old cap) and never grows until it is under the new cap;
+//! * each client return while `open > cap` closes its connection, and once no client holds one
+//!   (`in_use == 0`) `open <= cap` again: otherwise `idle == 0` (I2) and `open == checker <=
+//!   reserved < cap` (I1, I3), a contradiction.
+//!
+//! That a checkout finds room is the other half, and it rests on the limits: clients may hold
+//! at most `cap - reserved` connections (`in_use` is checked here, and the pool hands out only
+//! that many semaphore permits), the checker at most `reserved` (0 or 1). A client asking with
+//! `in_use < cap - reserved` when `open == cap` leaves
 //! `idle = cap - in_use - checker >= cap - (cap - reserved - 1) - reserved = 1` idle connection to
 //! trade; the checker asking when `open == cap` leaves `idle >= cap - (cap - reserved) - 0 =
-//! reserved >= 1`. So [`Grant::Full`] is unreachable for callers that respect the limits; the
-//! model test in `tests.rs` drives random operations and checks both facts after each one.
+//! reserved >= 1`. So [`Grant::Full`] is unreachable while the cap has not been lowered under
+//! the connections in use; after a shrink it means "wait for a connection to come back" (the
+//! pool waits, see `reconfig.rs`). The model test in `tests/model.rs` drives random operations
+//! and reconfigurations and checks all of this after each step.
 
 use std::time::{Duration, Instant};
 
@@ -65,7 +81,9 @@ pub(super) enum Grant<C> {
     Reuse(C),
     /// A slot counted for a new connection: open it, then `opened` or `open_failed`.
     Open,
-    /// No slot (only when the caller ignored the limits; see the module docs).
+    /// No room now: every client slot is busy, or the pool is at or above a lowered cap with
+    /// nothing idle to trade. Unreachable for permit holders unless the cap was lowered (see
+    /// the module docs); then a connection given back makes room.
     Full,
 }
 
@@ -78,6 +96,19 @@ pub(super) enum Close {
     IdleTimeout,
     /// Older than `max_lifetime`.
     Lifetime,
+    /// Idle or given back while the pool was above a lowered cap.
+    OverCap,
+}
+
+/// Whether the checker may open its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CheckerGrant {
+    /// A slot is counted for it: open it, then `checker_opened` or `checker_open_failed`.
+    Open,
+    /// No reserved slot, or the checker holds its connection already.
+    Refused,
+    /// The pool is at or above a lowered cap with nothing idle to trade: wait for a return.
+    NoRoom,
 }
 
 /// Counters and figures for `PoolStats`.
@@ -100,6 +131,8 @@ pub(super) struct Slots<C> {
     open: usize,
     in_use: usize,
     checker: bool,
+    /// Checkouts (and the checker) waiting for room after `Grant::Full` or `NoRoom`.
+    room_waiters: usize,
     created: u64,
     closed: u64,
     lifetime_closed: u64,
@@ -113,6 +146,7 @@ impl<C: Entry> Slots<C> {
             open: 0,
             in_use: 0,
             checker: false,
+            room_waiters: 0,
             created: 0,
             closed: 0,
             lifetime_closed: 0,
@@ -139,12 +173,51 @@ impl<C: Entry> Slots<C> {
         self.idle.iter().map(Vec::len).sum()
     }
 
-    /// `open == idle + in_use + checker`, `open <= cap`, `in_use <= cap - reserved`.
+    /// I1, I2 and I3 of the module docs.
     pub fn invariant_holds(&self) -> bool {
         self.open == self.idle_count() + self.in_use + usize::from(self.checker)
-            && self.open <= self.limits.cap
-            && self.in_use <= self.limits.client_slots()
+            && (self.open <= self.limits.cap || self.idle_count() == 0)
             && usize::from(self.checker) <= self.limits.reserved
+            && self.limits.reserved < self.limits.cap
+    }
+
+    /// `open <= cap` and `in_use <= cap - reserved`: always true unless a lowered cap is
+    /// still draining.
+    #[cfg(test)]
+    pub fn within_limits(&self) -> bool {
+        self.open <= self.limits.cap && self.in_use <= self.limits.client_slots()
+    }
+
+    /// Applies changed limits (`reserved` unchanged). Idle connections above a lowered cap are
+    /// closed, least recently used first; ones in use above it are closed as they come back.
+    /// Returns how many were closed.
+    pub fn reconfigure(&mut self, limits: Limits) -> usize {
+        self.limits = limits;
+        let mut closed = 0;
+        while self.open > self.limits.cap {
+            let Some((f, i)) = self.least_recently_used() else {
+                break;
+            };
+            let conn = self.idle[f].remove(i);
+            self.close(conn, Close::OverCap);
+            closed += 1;
+        }
+        closed
+    }
+
+    /// One more waiter for room (after `Grant::Full` or `CheckerGrant::NoRoom`).
+    pub fn wait_for_room(&mut self) {
+        self.room_waiters += 1;
+    }
+
+    /// A waiter for room stopped waiting.
+    pub fn stop_waiting_for_room(&mut self) {
+        self.room_waiters = self.room_waiters.saturating_sub(1);
+    }
+
+    /// Someone waits for room (to be woken after a return or a close).
+    pub fn room_wanted(&self) -> bool {
+        self.room_waiters > 0
     }
 
     /// A client checkout: the preferred idle connection of `flavour` (see [`choose_idle`]),
@@ -177,14 +250,16 @@ impl<C: Entry> Slots<C> {
         self.in_use -= 1;
     }
 
-    /// A client gives a connection back: kept idle if `reusable` and young enough, else closed.
-    /// Returns why it was closed, if it was.
+    /// A client gives a connection back: kept idle if `reusable`, young enough and the pool is
+    /// not above its cap (I2), else closed. Returns why it was closed, if it was.
     pub fn client_return(&mut self, conn: C, reusable: bool, now: Instant) -> Option<Close> {
         self.in_use -= 1;
         let why = if !reusable {
             Close::Other
         } else if expired(&self.limits, conn.created(), now) {
             Close::Lifetime
+        } else if self.open > self.limits.cap {
+            Close::OverCap
         } else {
             self.idle[conn.flavour()].push(conn);
             return None;
@@ -194,14 +269,17 @@ impl<C: Entry> Slots<C> {
     }
 
     /// The checker opens its connection in the reserved slot (trading an idle connection
-    /// when the pool is at its cap). `false`: no reserved slot, or the checker holds one already.
-    pub fn checker_open(&mut self) -> bool {
-        if self.checker || self.limits.reserved == 0 || !self.make_room() {
-            return false;
+    /// when the pool is at its cap).
+    pub fn checker_open(&mut self) -> CheckerGrant {
+        if self.checker || self.limits.reserved == 0 {
+            return CheckerGrant::Refused;
+        }
+        if !self.make_room() {
+            return CheckerGrant::NoRoom;
         }
         self.open += 1;
         self.checker = true;
-        true
+        CheckerGrant::Open
     }
 
     pub fn checker_opened(&mut self) {
@@ -274,11 +352,15 @@ impl<C: Entry> Slots<C> {
         }
     }
 
-    /// Makes sure one more connection fits: true when `open < cap`, or after closing the least
-    /// recently used idle connection; false when every slot is busy.
+    /// Makes sure one more connection fits: true when `open < cap`, or at `open == cap` after
+    /// closing the least recently used idle connection; false when every slot is busy or the
+    /// pool is above a lowered cap (then nothing is idle, I2).
     fn make_room(&mut self) -> bool {
         if self.open < self.limits.cap {
             return true;
+        }
+        if self.open > self.limits.cap {
+            return false;
         }
         match self.least_recently_used() {
             Some((f, i)) => {

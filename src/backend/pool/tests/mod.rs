@@ -1,21 +1,25 @@
 //! Tests of the pool's bookkeeping with fake connections: idle choice by state key, lifetime
-//! and idle-timeout closing, the checker's reserved slot, and a random model run that checks
-//! the cap after every step.
+//! and idle-timeout closing, the checker's reserved slot, lowering and raising the cap.
+//! `model.rs` runs random operations and reconfigurations against the slots and the gate;
+//! `live.rs` drives whole pools against a fake server.
+
+mod live;
+mod model;
 
 use std::time::{Duration, Instant};
 
-use super::reap_period;
-use super::slots::{Close, Entry, Grant, Limits, Slots, choose_idle, expired};
+use super::reconfig::reap_period;
+use super::slots::{CheckerGrant, Close, Entry, Grant, Limits, Slots, choose_idle, expired};
 
 /// A fake connection.
 #[derive(Debug, Clone, PartialEq)]
-struct Fake {
-    id: u32,
-    flavour: usize,
-    key: u64,
-    created: Instant,
-    last_used: Instant,
-    dead: bool,
+pub(super) struct Fake {
+    pub id: u32,
+    pub flavour: usize,
+    pub key: u64,
+    pub created: Instant,
+    pub last_used: Instant,
+    pub dead: bool,
 }
 
 impl Entry for Fake {
@@ -36,7 +40,7 @@ impl Entry for Fake {
     }
 }
 
-fn limits(cap: usize, reserved: usize) -> Limits {
+pub(super) fn limits(cap: usize, reserved: usize) -> Limits {
     Limits {
         cap,
         reserved,
@@ -46,7 +50,7 @@ fn limits(cap: usize, reserved: usize) -> Limits {
     }
 }
 
-fn fake(id: u32, flavour: usize, key: u64, at: Instant) -> Fake {
+pub(super) fn fake(id: u32, flavour: usize, key: u64, at: Instant) -> Fake {
     Fake {
         id,
         flavour,
@@ -58,7 +62,13 @@ fn fake(id: u32, flavour: usize, key: u64, at: Instant) -> Fake {
 }
 
 /// Checks out (opening if granted) and returns the connection a client would hold.
-fn checkout(s: &mut Slots<Fake>, id: u32, flavour: usize, key: u64, now: Instant) -> Fake {
+pub(super) fn checkout(
+    s: &mut Slots<Fake>,
+    id: u32,
+    flavour: usize,
+    key: u64,
+    now: Instant,
+) -> Fake {
     match s.client_checkout(flavour, key, now) {
         Grant::Reuse(c) => c,
         Grant::Open => {
@@ -189,7 +199,7 @@ fn at_the_cap_an_idle_connection_of_another_flavour_is_traded() {
     let mut s = Slots::new(limits(3, 1));
     let a = checkout(&mut s, 1, 0, 0, t);
     let b = checkout(&mut s, 2, 1, 0, t + Duration::from_secs(1));
-    assert!(s.checker_open());
+    assert_eq!(s.checker_open(), CheckerGrant::Open);
     s.checker_opened();
     assert!(
         matches!(s.client_checkout(2, 0, t), Grant::Full),
@@ -215,109 +225,34 @@ fn checker_slot_trades_an_idle_connection_and_is_single() {
     let b = checkout(&mut s, 2, 1, 0, t + Duration::from_secs(1));
     s.client_return(b, true, t + Duration::from_secs(1));
     assert_eq!((s.figures().open, s.figures().idle), (2, 2));
-    assert!(
+    assert_eq!(
         s.checker_open(),
+        CheckerGrant::Open,
         "trades the least recently used idle connection"
     );
     s.checker_opened();
     let f = s.figures();
     assert_eq!((f.open, f.idle, f.checker, f.closed), (2, 1, 1, 1));
-    assert!(!s.checker_open(), "one checker connection at a time");
+    assert_eq!(
+        s.checker_open(),
+        CheckerGrant::Refused,
+        "one checker connection at a time"
+    );
     s.checker_closed(Close::Other);
-    assert!(s.checker_open(), "reopened after a close");
+    assert_eq!(
+        s.checker_open(),
+        CheckerGrant::Open,
+        "reopened after a close"
+    );
     s.checker_open_failed();
     assert_eq!(s.figures().checker, 0);
     let mut none = Slots::<Fake>::new(limits(2, 0));
-    assert!(!none.checker_open(), "no reserved slot");
-    assert!(s.invariant_holds() && none.invariant_holds());
-}
-
-/// A small deterministic generator (xorshift64*), enough for a model test.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
-    }
-}
-
-/// Random checkouts (while a permit is free, as the gate allows), returns, failed opens,
-/// checker connects and closes, reaps and clock jumps; after every step the cap holds, the
-/// counts add up, and no permit holder or checker ever finds the pool full.
-#[test]
-fn model_run_never_exceeds_the_cap() {
-    let mut trades_at_cap = 0;
-    for seed in 1..=40u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let cap = 1 + rng.below(6);
-        let reserved = usize::from(cap > 1 && rng.below(3) > 0);
-        let lim = Limits {
-            cap,
-            reserved,
-            idle_timeout: Some(Duration::from_secs(30)),
-            max_lifetime: Some(Duration::from_secs(90)),
-            min_idle: rng.below(3),
-        };
-        let mut s = Slots::new(lim);
-        let mut now = Instant::now();
-        let mut held: Vec<Fake> = Vec::new();
-        let mut checker: Option<Fake> = None;
-        let mut next_id = 0;
-        for step in 0..3000 {
-            match rng.below(10) {
-                0..=3 if held.len() < lim.client_slots() => {
-                    let flavour = rng.below(4);
-                    let key = rng.below(3) as u64;
-                    let before = s.figures();
-                    match s.client_checkout(flavour, key, now) {
-                        Grant::Reuse(c) => held.push(c),
-                        Grant::Open if rng.below(8) == 0 => s.client_open_failed(),
-                        Grant::Open => {
-                            if before.open == cap {
-                                trades_at_cap += 1;
-                            }
-                            s.client_opened();
-                            next_id += 1;
-                            held.push(fake(next_id, flavour, key, now));
-                        }
-                        Grant::Full => panic!("seed {seed} step {step}: full, {:?}", s.figures()),
-                    }
-                }
-                4..=6 if !held.is_empty() => {
-                    let mut c = held.swap_remove(rng.below(held.len()));
-                    c.last_used = now;
-                    c.dead = rng.below(10) == 0;
-                    s.client_return(c, rng.below(10) > 0, now);
-                }
-                7 if reserved > 0 => match checker.take() {
-                    Some(_) => s.checker_closed(Close::Other),
-                    None => {
-                        assert!(s.checker_open(), "seed {seed} step {step}: checker refused");
-                        s.checker_opened();
-                        checker = Some(fake(0, 0, 0, now));
-                    }
-                },
-                8 => {
-                    s.reap(now);
-                }
-                _ => now += Duration::from_secs(rng.below(20) as u64),
-            }
-            let f = s.figures();
-            assert!(
-                s.invariant_holds() && f.open <= cap,
-                "seed {seed} step {step}: {f:?} cap {cap}"
-            );
-            assert_eq!(f.in_use, held.len());
-            assert_eq!(f.checker, usize::from(checker.is_some()));
-        }
-    }
-    assert!(
-        trades_at_cap > 100,
-        "the run reached the cap often: {trades_at_cap}"
+    assert_eq!(
+        none.checker_open(),
+        CheckerGrant::Refused,
+        "no reserved slot"
     );
+    assert!(s.invariant_holds() && none.invariant_holds());
 }
 
 #[test]
@@ -330,4 +265,66 @@ fn reap_period_follows_the_shorter_limit() {
     assert_eq!(reap_period(&l), Some(Duration::from_secs(30)));
     l.idle_timeout = Some(Duration::from_millis(10));
     assert_eq!(reap_period(&l), Some(Duration::from_secs(1)));
+}
+
+#[test]
+fn lowering_the_cap_closes_idle_at_once_and_in_use_as_they_come_back() {
+    let t = Instant::now();
+    let mut s = Slots::new(limits(6, 1));
+    let mut held: Vec<Fake> = (0..5).map(|i| checkout(&mut s, i, 0, 0, t)).collect();
+    // Two idle (the least recently used first), three in use.
+    for c in held.drain(..2) {
+        s.client_return(c, true, t);
+    }
+    assert_eq!(s.reconfigure(limits(3, 1)), 2, "idle above the cap closed");
+    let f = s.figures();
+    assert_eq!((f.open, f.idle, f.in_use, f.closed), (3, 0, 3, 2));
+    assert!(
+        s.invariant_holds() && !s.within_limits(),
+        "3 in use, 2 client slots"
+    );
+    // At the cap with nothing idle: no client slot, no room for the checker.
+    assert!(matches!(s.client_checkout(0, 0, t), Grant::Full));
+    assert_eq!(s.checker_open(), CheckerGrant::NoRoom);
+    // Lower still: in use above the cap are closed as they come back, not kept idle.
+    assert_eq!(s.reconfigure(limits(2, 1)), 0, "nothing idle to close");
+    let c = held.pop().expect("held");
+    assert_eq!(s.client_return(c, true, t), Some(Close::OverCap));
+    assert_eq!((s.figures().open, s.figures().idle), (2, 0));
+    // At the cap now: the next one back is kept, and the checker trades it.
+    let c = held.pop().expect("held");
+    assert_eq!(s.client_return(c, true, t), None);
+    assert!(s.within_limits());
+    assert_eq!(s.checker_open(), CheckerGrant::Open);
+    s.checker_opened();
+    let f = s.figures();
+    assert_eq!((f.open, f.idle, f.in_use, f.checker), (2, 0, 1, 1));
+    assert!(s.invariant_holds());
+}
+
+#[test]
+fn raising_the_cap_makes_room_and_keeps_connections() {
+    let t = Instant::now();
+    let mut s = Slots::new(limits(2, 1));
+    let a = checkout(&mut s, 1, 0, 0, t);
+    assert!(matches!(s.client_checkout(1, 0, t), Grant::Full));
+    assert_eq!(s.reconfigure(limits(4, 1)), 0);
+    let b = checkout(&mut s, 2, 1, 0, t);
+    let c = checkout(&mut s, 3, 2, 0, t);
+    assert!(
+        matches!(s.client_checkout(3, 0, t), Grant::Full),
+        "3 client slots"
+    );
+    for conn in [a, b, c] {
+        assert_eq!(s.client_return(conn, true, t), None);
+    }
+    let f = s.figures();
+    assert_eq!((f.open, f.idle, f.created, f.closed), (3, 3, 3, 0));
+    // Other limits follow too: a lifetime set later closes the old idle ones at the next reap.
+    s.reconfigure(Limits {
+        max_lifetime: Some(Duration::from_secs(5)),
+        ..limits(4, 1)
+    });
+    assert_eq!(s.reap(t + Duration::from_secs(6)), (0, 3));
+    assert!(s.invariant_holds() && s.within_limits());
 }
