@@ -10,7 +10,7 @@
 # effect. Needs the sandbox up and a release build.
 #
 # Environment: SHARDGATE_BIN (default target/release/shardgate), RELOAD_EDITS (default 100),
-# RELOAD_INTERVAL (seconds between edits, default 0.4).
+# RELOAD_INTERVAL (seconds between edits, default 0.1).
 set -euo pipefail
 
 # shellcheck source=integration/lib.sh
@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SHARDGATE_BIN="${SHARDGATE_BIN:-$REPO_ROOT/target/release/shardgate}"
 RELOAD_EDITS="${RELOAD_EDITS:-100}"
-RELOAD_INTERVAL="${RELOAD_INTERVAL:-0.4}"
+RELOAD_INTERVAL="${RELOAD_INTERVAL:-0.1}"
 WORK_DIR="$REPO_ROOT/target/reload-smoke"
 mkdir -p "$WORK_DIR"
 CONFIG="$WORK_DIR/shardgate.yaml"
@@ -139,7 +139,7 @@ log "preparing 4 tables x 10000 rows through shardgate"
 "${SYSBENCH[@]}" cleanup >"$WORK_DIR/cleanup-before.txt" 2>&1 || true
 "${SYSBENCH[@]}" --threads=4 prepare >"$WORK_DIR/prepare.txt" 2>&1 || die "sysbench prepare failed"
 
-duration=$(awk -v n="$RELOAD_EDITS" -v s="$RELOAD_INTERVAL" 'BEGIN { printf "%d", n * (s + 0.3) + 15 }')
+duration=$(awk -v n="$RELOAD_EDITS" -v s="$RELOAD_INTERVAL" 'BEGIN { printf "%d", n * (s + 0.7) + 15 }')
 log "sysbench oltp_read_write, 32 threads, ${duration}s, while applying $RELOAD_EDITS config edits"
 "${SYSBENCH[@]}" --threads=32 --time="$duration" --report-interval=0 run >"$WORK_DIR/run.txt" 2>&1 &
 SYSBENCH_PID=$!
