@@ -57,13 +57,24 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# The port of conf/sandbox.yaml's metrics endpoint (metrics: { listen: "127.0.0.1:PORT" }).
+sandbox_metrics_port() {
+    sed -nE 's/^metrics:.*listen: *"[^"]*:([0-9]+)".*/\1/p' "$REPO_ROOT/conf/sandbox.yaml"
+}
+
 # Write a copy of conf/sandbox.yaml to DEST with the proxy listening on
-# 127.0.0.1:LISTEN_PORT and the shard addresses following the sandbox port base.
+# 127.0.0.1:LISTEN_PORT, its metrics endpoint on 127.0.0.1:METRICS_PORT (default: a free
+# port, so that proxies started side by side do not collide) and the shard addresses
+# following the sandbox port base.
 write_proxy_config() {
-    local dest="$1" listen_port="$2"
+    local dest="$1" listen_port="$2" metrics_port="${3:-}"
     local base
     base="$(sandbox_port_base)"
+    if [[ -z "$metrics_port" ]]; then
+        metrics_port="$(free_port "$((listen_port + 1000))")"
+    fi
     sed -e "s/^listen: .*/listen: \"127.0.0.1:$listen_port\"/" \
+        -e "s/^\(metrics:.*listen: *\"127\.0\.0\.1:\)[0-9]*\"/\1$metrics_port\"/" \
         -e "s/\"127\.0\.0\.1:23306\"/\"127.0.0.1:$base\"/" \
         -e "s/\"127\.0\.0\.1:23307\"/\"127.0.0.1:$((base + 1))\"/" \
         -e "s/\"127\.0\.0\.1:23316\"/\"127.0.0.1:$((base + 10))\"/" \

@@ -3,7 +3,8 @@
 # benchmarks: two shards, each a GTID primary with one replica, run straight
 # from the installed mariadbd binary (never the distro's mariadb service).
 #
-#   integration/sandbox.sh install        install mariadb-server, mariadb-client, sysbench if missing
+#   integration/sandbox.sh install        install mariadb-server, mariadb-client, sysbench and
+#                                         prometheus (for promtool) if missing
 #   integration/sandbox.sh up             start the four instances (does nothing if already healthy)
 #   integration/sandbox.sh down [--wipe]  stop them; --wipe also deletes $SANDBOX_DIR
 #   integration/sandbox.sh status         show instances and replication (exit 3 if any is down)
@@ -149,11 +150,12 @@ check_port_base() {
 cmd_install() {
     local missing=()
     local bin
-    for bin in mariadbd mariadb mariadb-admin mariadb-install-db sysbench; do
+    # promtool (Debian package prometheus) validates the /metrics exposition in the tests.
+    for bin in mariadbd mariadb mariadb-admin mariadb-install-db sysbench promtool; do
         command -v "$bin" >/dev/null || missing+=("$bin")
     done
     if ((${#missing[@]} == 0)); then
-        log "mariadb-server, mariadb-client and sysbench are installed"
+        log "mariadb-server, mariadb-client, sysbench and promtool are installed"
         return
     fi
     log "missing: ${missing[*]}; installing Debian packages"
@@ -172,7 +174,7 @@ cmd_install() {
         waited=$((waited + 5))
     done
 
-    # Keep the package from starting the distro's mariadb service: while a
+    # Keep the packages from starting the distro's mariadb and prometheus services: while a
     # policy-rc.d that exits 101 exists, invoke-rc.d starts no services.
     local policy=/usr/sbin/policy-rc.d
     local made_policy=0
@@ -188,13 +190,18 @@ cmd_install() {
         "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y \
             mariadb-server mariadb-client sysbench || rc=$?
     fi
+    if ((rc == 0)); then
+        # Only promtool is needed: no node exporter (a recommendation), no service started.
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            prometheus || rc=$?
+    fi
 
     if ((made_policy)); then
         "${sudo[@]}" rm -f "$policy"
     fi
     ((rc == 0)) || die "apt-get failed (exit $rc)"
 
-    for bin in mariadbd mariadb mariadb-admin mariadb-install-db sysbench; do
+    for bin in mariadbd mariadb mariadb-admin mariadb-install-db sysbench promtool; do
         command -v "$bin" >/dev/null || die "$bin still missing after install"
     done
     log "installed: $(mariadbd --version)"
@@ -485,7 +492,7 @@ cmd_run() {
     if [[ "$PORT_BASE" != "$DEFAULT_PORT_BASE" ]]; then
         # conf/sandbox.yaml names the default ports; use a copy with ours.
         config="$SANDBOX_DIR/shardgate.yaml"
-        write_proxy_config "$config" 6033
+        write_proxy_config "$config" 6033 "$(sandbox_metrics_port)"
     fi
     cd "$REPO_ROOT"
     exec "$REPO_ROOT/target/release/shardgate" --config "$config"

@@ -31,10 +31,14 @@ impl MysqlError {
 
 /// The ERR packet payload for a frontend error, or `None` when no reply can reach the client.
 pub fn reply_packet(err: &FrontendError) -> Option<Vec<u8>> {
-    match err {
+    let packet = match err {
         FrontendError::BackendReply(p) => Some(p.clone()),
         other => reply_for(other).map(|e| e.packet()),
+    };
+    if let Some(p) = &packet {
+        crate::metrics::error_sent(p);
     }
+    packet
 }
 
 /// The MySQL error for a proxy error, or `None` when no reply can reach the client

@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod executor;
 pub mod frontend;
+pub mod metrics;
 pub mod protocol;
 pub mod router;
 pub mod runtime;

@@ -95,6 +95,7 @@ async fn run(config: Config, version: ConfigVersion, source: ConfigSource) -> Re
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics = shardgate::metrics::Endpoint::bind(config.metrics.as_ref()).await?;
     tracing::info!(listen = %local, version = %server_version, shards = config.shards.len(), "shardgate ready");
     let proxy = Arc::new(Proxy::new(
         config,
@@ -103,6 +104,7 @@ async fn run(config: Config, version: ConfigVersion, source: ConfigSource) -> Re
         version,
         Some(source),
     )?);
+    metrics.serve(&proxy);
     proxy.spawn_pool_log(std::time::Duration::from_secs(60));
     triggers::on_sighup(&proxy);
     let _watcher = triggers::watch_file(&proxy);

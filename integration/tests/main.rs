@@ -10,6 +10,7 @@ mod auth;
 mod commands;
 mod concurrency;
 mod health;
+mod metrics;
 mod multiplexing;
 mod operations;
 mod pool_caps;

@@ -5,6 +5,7 @@
 
 mod error;
 mod load;
+mod metrics;
 mod pool;
 mod raw;
 mod sharding;

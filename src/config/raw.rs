@@ -7,6 +7,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::metrics::RawMetrics;
 use super::sharding::RawSharding;
 use super::split::{Balance, DefaultRole, RawReadWriteSplit, RawReplica};
 use super::types::{AuthPluginName, LogFormat};
@@ -37,6 +38,8 @@ pub(super) struct RawConfig {
     pub read_write_split: Option<RawReadWriteSplit>,
     #[serde(default)]
     pub sharding: Option<RawSharding>,
+    #[serde(default)]
+    pub metrics: Option<RawMetrics>,
 }
 
 /// One entry of `users`.

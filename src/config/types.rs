@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use super::metrics::MetricsConfig;
 pub use super::sharding::{
     Algorithm, KeyRange, KeyType, MAX_SUB_TABLES, ShardedSchema, Sharding, Slot, TableKind,
     TableRule,
@@ -71,6 +72,8 @@ pub struct Config {
     pub read_write_split: ReadWriteSplit,
     /// Sharding rules; empty when the file has no `sharding` section.
     pub sharding: Sharding,
+    /// The Prometheus endpoint; `None` (no endpoint) when the file has no `metrics` section.
+    pub metrics: Option<MetricsConfig>,
 }
 
 impl Config {

@@ -45,6 +45,7 @@ pub(super) fn validate(raw: RawConfig, origin: &str) -> Result<Config, ConfigErr
         .position(|s| s.name == default_shard)
         .unwrap_or(0);
     let sharding = v.sharding(raw.sharding.unwrap_or_default(), &shards, default_index)?;
+    let metrics = v.metrics(raw.metrics, &raw.listen.value)?;
     Ok(Config {
         listen: raw.listen.value,
         server_version: raw.server_version.map(|s| s.value),
@@ -62,6 +63,7 @@ pub(super) fn validate(raw: RawConfig, origin: &str) -> Result<Config, ConfigErr
         logging: v.logging(raw.logging.unwrap_or_default())?,
         read_write_split: v.read_write_split(raw.read_write_split.unwrap_or_default())?,
         sharding,
+        metrics,
     })
 }
 

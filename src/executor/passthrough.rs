@@ -126,6 +126,7 @@ pub async fn prepare(
             .await
         }
         Some(ERR_HEADER) => {
+            crate::metrics::error_sent(&first);
             client.write_packet(&mut seq, &first);
             client.flush().await.map_err(ExecError::Client)?;
             Ok(Outcome {
@@ -181,6 +182,10 @@ pub async fn relay(
                 return Err(lost(e, partial));
             }
         };
+        if tracker.failed {
+            // The ERR packet that ends the reply (nothing follows it).
+            crate::metrics::error_sent(&frame.payload);
+        }
         match action {
             Action::Forward => {
                 client.write_frame(*seq, &frame.payload);

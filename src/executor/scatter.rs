@@ -315,7 +315,10 @@ impl Run<'_> {
         let (status, warnings) = Self::flags(shards);
         let failed = err.is_some();
         match err {
-            Some(p) => self.client.write_packet(&mut self.seq, &p),
+            Some(p) => {
+                crate::metrics::error_sent(&p);
+                self.client.write_packet(&mut self.seq, &p)
+            }
             None => {
                 let t = packets::terminator(self.deprecate_eof, warnings, status);
                 self.client.write_packet(&mut self.seq, &t);

@@ -5,6 +5,7 @@
 //! connection — prepared there on first use and cached per connection.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::FrontendError;
 use super::query::ReplicaStatement;
@@ -12,6 +13,7 @@ use super::session::Session;
 use crate::backend::pool::PooledConn;
 use crate::backend::statements::parse_execute;
 use crate::executor::{ExecError, passthrough};
+use crate::metrics;
 use crate::protocol::packets::status;
 use crate::protocol::response::Expect;
 use crate::protocol::{ProtocolError, command};
@@ -82,6 +84,7 @@ impl Session {
         stmt_id: u32,
     ) -> Result<(), FrontendError> {
         self.route = "prepared statement";
+        let started = Instant::now();
         let entry = self
             .stmts
             .get_mut(stmt_id)
@@ -104,6 +107,7 @@ impl Session {
             }
             return r;
         }
+        let mut counted = metrics::Statement::execute(started, &entry.sql, &self.proxy);
         if std::mem::take(&mut entry.long_data_overflow) {
             entry.long_data.clear();
             return Err(FrontendError::LongDataTooLarge {
@@ -136,6 +140,7 @@ impl Session {
                     .try_replica(payload, &snapshot, shard, Some(replica))
                     .await?
                 {
+                    counted.on_replica();
                     return Ok(());
                 }
             }

@@ -18,6 +18,7 @@ use crate::config::{DefaultRole, NoHealthyReplica, ReadYourWrites};
 use crate::executor::ExecError;
 use crate::executor::passthrough;
 use crate::executor::passthrough::Outcome;
+use crate::metrics;
 use crate::protocol::ProtocolError;
 use crate::protocol::response::Expect;
 use crate::router::classify::Reason;
@@ -27,12 +28,15 @@ use crate::runtime::Snapshot;
 
 impl Session {
     pub(super) async fn query(&mut self, payload: &[u8], sql: &[u8]) -> Result<(), FrontendError> {
+        let started = Instant::now();
         let snapshot = self.snapshot();
         let topology = snapshot.topology(self.schema.as_deref());
         let plan = router::route_query(sql, &self.view(&snapshot), &topology);
+        let mut counted = metrics::Statement::query(started, sql, &plan, &snapshot);
         let held = self.held_replica.take();
         if let (Some(conn), true) = (held, asks_for_diagnostics(&plan)) {
             // The warnings are on the replica connection that ran the previous read.
+            counted.on_replica();
             return self.on_held_replica(conn, payload).await;
         }
         if self.session_functions(sql).await? {
@@ -48,7 +52,7 @@ impl Session {
         match plan {
             Plan::Admin(admin) => self.admin(admin, &snapshot).await,
             Plan::Refused(e) => Err(e.into()),
-            Plan::Sharded { plan, .. } => self.run_sharded(&snapshot, plan).await,
+            Plan::Sharded { plan, .. } => self.run_sharded(&snapshot, plan, &mut counted).await,
             Plan::Single {
                 role: Role::Primary,
                 writes,
@@ -85,6 +89,7 @@ impl Session {
                     return Ok(());
                 }
                 self.route = "primary";
+                counted.on_primary();
                 let out = self.on_primary(payload, false).await?;
                 self.note_statement(sql, &out);
                 Ok(())

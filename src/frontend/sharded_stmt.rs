@@ -3,11 +3,13 @@
 //! lazily on the connection of the shard the execution goes to.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::FrontendError;
 use super::query::ReplicaStatement;
 use super::session::Session;
 use crate::executor::passthrough;
+use crate::metrics;
 use crate::protocol::packets::Reader;
 use crate::protocol::response::Expect;
 use crate::router::Role;
@@ -34,6 +36,7 @@ impl Session {
                 command: "mysqld_stmt_execute",
             });
         };
+        let mut counted = metrics::Statement::execute_sharded(Instant::now(), &entry.sql);
         let params_count = entry.prepared.params;
         let types = entry.types.clone().unwrap_or_default();
         let params = if !entry.long_data.is_empty() {
@@ -76,6 +79,7 @@ impl Session {
             &params,
             role,
         )?;
+        counted.sharded(&plan, &snapshot);
         if matches!(
             plan.kind,
             ShardedKind::MultiWrite | ShardedKind::BroadcastWrite
@@ -127,6 +131,7 @@ impl Session {
                 return Ok(());
             }
         }
+        counted.on_primary();
         self.execute_on_primary(
             &snapshot,
             target.shard,

@@ -217,7 +217,7 @@ pub fn admin(sql: &[u8]) -> Option<Admin> {
 }
 
 /// The next run of letters/underscores after whitespace, and the text after it.
-fn word(s: &[u8]) -> Option<(&[u8], &[u8])> {
+pub(crate) fn word(s: &[u8]) -> Option<(&[u8], &[u8])> {
     let s = s.trim_ascii_start();
     let end = s
         .iter()

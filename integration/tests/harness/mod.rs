@@ -127,6 +127,8 @@ pub struct ProxyOpts {
     /// The body of a top-level `sharding:` section (indented for you: the lines' common leading
     /// indentation is replaced by two spaces, nesting below it is kept).
     pub sharding: Option<String>,
+    /// Serve Prometheus metrics (`metrics: { listen: ... }`) on a free port: [`Proxy::metrics_port`].
+    pub metrics: bool,
 }
 
 /// One replica in the generated config.
@@ -157,6 +159,8 @@ pub const PRIMARY_USER: (&str, &str) = ("writer_only", "writer-pw");
 pub struct Proxy {
     child: Child,
     pub port: u16,
+    /// The metrics endpoint's port (with `ProxyOpts::metrics`).
+    pub metrics_port: Option<u16>,
     pub dir: PathBuf,
     pub log: PathBuf,
 }
@@ -178,8 +182,13 @@ impl Proxy {
         let sb = sandbox();
         let dir = temp_dir();
         let port = free_port();
+        let metrics_port = opts.metrics.then(free_port);
         let config = dir.join("shardgate.yaml");
-        std::fs::write(&config, config_yaml(&opts, sb, port)).expect("write config");
+        let mut yaml = config_yaml(&opts, sb, port);
+        if let Some(m) = metrics_port {
+            let _ = writeln!(yaml, "metrics: {{ listen: \"127.0.0.1:{m}\" }}");
+        }
+        std::fs::write(&config, yaml).expect("write config");
         let log = dir.join("shardgate.log");
         let log_file = std::fs::File::create(&log).expect("create log");
         let child = Command::new(env!("CARGO_BIN_EXE_shardgate"))
@@ -194,6 +203,7 @@ impl Proxy {
         let mut proxy = Proxy {
             child,
             port,
+            metrics_port,
             dir,
             log,
         };

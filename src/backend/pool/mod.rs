@@ -112,6 +112,8 @@ pub struct Pool {
     checkout_timeouts: AtomicU64,
     /// The checker's reserved slot has been handed out (see `checker_slot`).
     checker_out: AtomicBool,
+    /// `shardgate_pool_checkout_wait_seconds` of this backend.
+    checkout_wait: crate::metrics::CheckoutWait,
 }
 
 impl Drop for Pool {
@@ -140,6 +142,8 @@ impl Pool {
     fn build(target: Target, cfg: &PoolConfig, reserved: usize) -> Arc<Self> {
         let limits = reconfig::limits(cfg, reserved);
         let pool = Arc::new(Pool {
+            // Before `target` moves in.
+            checkout_wait: crate::metrics::CheckoutWait::for_backend(&target.name),
             checkout_timeout_ms: AtomicU64::new(cfg.checkout_timeout_ms),
             connect_timeout_ms: AtomicU64::new(target.connect_timeout.as_millis() as u64),
             target,
@@ -225,7 +229,9 @@ impl Pool {
         state_key: u64,
     ) -> Result<PooledConn, BackendError> {
         let started = Instant::now();
-        let Ok(permit) = self.gate.enter(self.checkout_timeout()).await else {
+        let entered = self.gate.enter(self.checkout_timeout()).await;
+        self.checkout_wait.observe(started.elapsed());
+        let Ok(permit) = entered else {
             return Err(self.saturated(started));
         };
         self.checkout_with(permit, flavour, state_key, started)

@@ -34,6 +34,7 @@ impl Session {
         &mut self,
         snapshot: &Arc<Snapshot>,
         plan: ShardedPlan,
+        counted: &mut crate::metrics::Statement,
     ) -> Result<(), FrontendError> {
         match &plan.kind {
             ShardedKind::Single => {
@@ -48,6 +49,7 @@ impl Session {
                 {
                     return Ok(());
                 }
+                counted.on_primary();
                 let writes = plan.role == Role::Primary;
                 let result = self.forward_on(snapshot, target.shard, &payload).await;
                 if writes {
