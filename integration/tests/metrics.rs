@@ -318,3 +318,55 @@ fn a_taken_metrics_port_stops_start_up() {
         "{stderr}"
     );
 }
+
+#[test]
+fn reloads_move_the_version_and_the_pool_gauges() {
+    let opts = ProxyOpts {
+        metrics: true,
+        ..Default::default()
+    };
+    let proxy = Proxy::start(opts.clone());
+    let port = proxy.metrics_port.expect("metrics port");
+    let primary = format!("s0/primary {}", sandbox().s0_primary);
+    let max = format!(
+        "shardgate_pool_max_connections{{backend=\"{primary}\",shard=\"s0\",role=\"primary\"}}"
+    );
+    let ok = "shardgate_config_reloads_total{result=\"ok\"}";
+    let failed = "shardgate_config_reloads_total{result=\"error\"}";
+    let (_, s) = scrape(port);
+    assert_eq!(value(&s, &max), 64.0);
+    assert_eq!((value(&s, ok), value(&s, failed)), (0.0, 0.0));
+    let wait_for = |what: &str, done: &dyn Fn(&BTreeMap<String, f64>) -> bool| {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (_, s) = scrape(port);
+            if done(&s) {
+                return s;
+            }
+            assert!(Instant::now() < until, "{what}: {s:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    let smaller = ProxyOpts {
+        pool_max_connections: Some(32),
+        ..opts
+    };
+    proxy.replace_config(&proxy.config_text(&smaller));
+    proxy.signal("HUP");
+    let s = wait_for("reload applied", &|s| {
+        value(s, "shardgate_config_version") == 2.0
+    });
+    assert_eq!(value(&s, ok), 1.0);
+    assert_eq!(value(&s, &max), 32.0, "the pool was reconfigured in place");
+
+    proxy.replace_config("listen: [unclosed");
+    proxy.signal("HUP");
+    let s = wait_for("reload refused", &|s| value(s, failed) == 1.0);
+    assert_eq!(
+        value(&s, "shardgate_config_version"),
+        2.0,
+        "nothing changed"
+    );
+    promtool_check(&scrape(port).0);
+}

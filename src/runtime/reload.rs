@@ -78,6 +78,9 @@ fn restart_only(old: &Config, new: &Config) -> Vec<String> {
             old.listen, new.listen, old.listen
         ));
     }
+    if old.metrics != new.metrics {
+        out.push("metrics (the endpoint is bound at start-up)".to_string());
+    }
     if old.logging.level != new.logging.level || old.logging.format != new.logging.format {
         out.push("logging.level / logging.format".to_string());
     }
@@ -108,6 +111,7 @@ impl Proxy {
             Ok(ReloadOutcome::Applied { version, hash }) => {
                 status.succeeded += 1;
                 status.last_error = None;
+                crate::metrics::reload_succeeded(*version);
                 tracing::info!(trigger, version, %hash, "config reloaded");
             }
             Ok(ReloadOutcome::Unchanged { version }) => {
@@ -117,6 +121,7 @@ impl Proxy {
             Err(e) => {
                 status.failed += 1;
                 status.last_error = Some(e.clone());
+                crate::metrics::reload_failed();
                 tracing::error!(trigger, "config reload refused, nothing changed: {e}");
             }
         }
@@ -146,6 +151,7 @@ impl Proxy {
         config.listen = current.config.listen.clone();
         config.logging.level = current.config.logging.level.clone();
         config.logging.format = current.config.logging.format;
+        config.metrics = current.config.metrics.clone();
         let registry = Registry::rebuild(&config, Some(&current.registry));
         let version = ConfigVersion {
             number: current.version.number + 1,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use super::{Proxy, ProxyOpts, config_yaml, sandbox};
+use super::{Proxy, ProxyOpts, config_yaml, sandbox, with_metrics};
 
 impl Proxy {
     /// The config file the proxy was started with.
@@ -20,9 +20,9 @@ impl Proxy {
         std::fs::rename(&tmp, self.config_path()).expect("rename it over the config");
     }
 
-    /// The config text these options give for this proxy's port.
+    /// The config text these options give for this proxy's ports.
     pub fn config_text(&self, opts: &ProxyOpts) -> String {
-        config_yaml(opts, sandbox(), self.port)
+        with_metrics(config_yaml(opts, sandbox(), self.port), self.metrics_port)
     }
 
     /// Sends a signal (`HUP`, `TERM`, ...) to the proxy process.

@@ -184,10 +184,7 @@ impl Proxy {
         let port = free_port();
         let metrics_port = opts.metrics.then(free_port);
         let config = dir.join("shardgate.yaml");
-        let mut yaml = config_yaml(&opts, sb, port);
-        if let Some(m) = metrics_port {
-            let _ = writeln!(yaml, "metrics: {{ listen: \"127.0.0.1:{m}\" }}");
-        }
+        let yaml = with_metrics(config_yaml(&opts, sb, port), metrics_port);
         std::fs::write(&config, yaml).expect("write config");
         let log = dir.join("shardgate.log");
         let log_file = std::fs::File::create(&log).expect("create log");
@@ -285,6 +282,14 @@ impl Drop for Proxy {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
+}
+
+/// `yaml` with a `metrics` section on `metrics_port`, if any.
+fn with_metrics(mut yaml: String, metrics_port: Option<u16>) -> String {
+    if let Some(m) = metrics_port {
+        let _ = writeln!(yaml, "metrics: {{ listen: \"127.0.0.1:{m}\" }}");
+    }
+    yaml
 }
 
 fn config_yaml(o: &ProxyOpts, sb: &Sandbox, port: u16) -> String {
