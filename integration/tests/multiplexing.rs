@@ -114,12 +114,17 @@ fn connection_bound_state_pins_until_it_is_gone() {
     let mut a = proxy.conn();
     let mut other = proxy.conn();
     let mut admin = proxy.admin();
-    let pinned = |admin: &mut Conn| -> String {
+    // The session records its pins right after its reply has gone out: poll briefly.
+    let pinned_now = |admin: &mut Conn| -> String {
         let rows: Vec<Row> = admin.query("SHOW SHARDGATE POOLS").expect("pools");
         rows.iter()
             .filter_map(|r| r.get::<Option<String>, _>("pinned_sessions").flatten())
             .collect::<Vec<_>>()
             .join(";")
+    };
+    let pinned = |admin: &mut Conn| -> String {
+        std::thread::sleep(Duration::from_millis(50));
+        pinned_now(admin)
     };
     assert_eq!(pinned(&mut admin), "", "nothing pinned at first");
 

@@ -268,9 +268,19 @@ fn slow_statements_are_logged_without_credentials() {
     let _ = c.query_drop("SELECT SLEEP(0.1), 'IDENTIFIED BY secret-pw-123'");
     std::thread::sleep(Duration::from_millis(200));
     let log = proxy.log_tail(400);
-    let slow: Vec<&str> = log.lines().filter(|l| l.contains("slow statement")).collect();
+    let slow: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("slow statement"))
+        .collect();
     assert_eq!(slow.len(), 2, "two slow statements logged:\n{log}");
-    assert!(slow[0].contains("SLEEP(0.1)") && slow[0].contains("route=\"primary\""), "{}", slow[0]);
+    assert!(
+        slow[0].contains("SLEEP(0.1)") && slow[0].contains("route=\"primary\""),
+        "{}",
+        slow[0]
+    );
     assert!(slow[0].contains("total_ms="), "{}", slow[0]);
-    assert!(!log.contains("secret-pw-123"), "credentials never reach the log");
+    assert!(
+        !log.contains("secret-pw-123"),
+        "credentials never reach the log"
+    );
 }
