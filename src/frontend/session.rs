@@ -110,7 +110,8 @@ pub async fn serve(proxy: Arc<Proxy>, stream: TcpStream, peer: SocketAddr) {
             tracing::debug!(conn = id, reason, "client session ended");
         }
         Ok(None) => {}
-        Err(e) => tracing::info!(conn = id, %host, "handshake failed: {e}"),
+        // Load-balancer probes connect and leave: not worth more than debug.
+        Err(e) => tracing::debug!(conn = id, %host, "handshake failed: {e}"),
     }
 }
 
