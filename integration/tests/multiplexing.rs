@@ -175,6 +175,25 @@ fn connection_bound_state_pins_until_it_is_gone() {
     assert_eq!(got, Some(1));
     assert_eq!(pinned(&mut admin), "");
 
+    let t = Table::create("mux_xa", "id INT PRIMARY KEY");
+    let xid = unique("xid");
+    a.query_drop(format!("XA START '{xid}'")).expect("XA START");
+    a.query_drop(format!("INSERT INTO `{}` VALUES (1)", t.name))
+        .expect("insert in the XA transaction");
+    a.query_drop(format!("XA END '{xid}'")).expect("XA END");
+    other.query_drop("SELECT 1").expect("other session");
+    a.query_drop(format!("XA PREPARE '{xid}'"))
+        .expect("XA PREPARE");
+    let held = pinned(&mut admin);
+    assert!(held.contains("transaction=1"), "{held}");
+    a.query_drop(format!("XA COMMIT '{xid}'"))
+        .expect("XA COMMIT");
+    assert_eq!(pinned(&mut admin), "");
+    let n: Option<i64> = direct()
+        .query_first(format!("SELECT COUNT(*) FROM `{}`", t.name))
+        .expect("count");
+    assert_eq!(n, Some(1));
+
     a.query_drop("PREPARE s FROM 'SELECT 7'")
         .expect("text PREPARE");
     other.query_drop("SELECT 1").expect("other session");

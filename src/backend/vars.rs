@@ -24,7 +24,10 @@ pub enum VarKind {
 /// How the proxy treats a changed session variable.
 pub fn var_kind(name: &str) -> VarKind {
     match name {
-        "autocommit" | "last_insert_id" => VarKind::Ignore,
+        // The last two follow the default schema (COM_INIT_DB sets them).
+        "autocommit" | "last_insert_id" | "character_set_database" | "collation_database" => {
+            VarKind::Ignore
+        }
         "insert_id" | "rand_seed1" | "rand_seed2" | "gtid_seq_no" => VarKind::NextStatement,
         "session_track_system_variables"
         | "session_track_state_change"
@@ -249,6 +252,7 @@ mod tests {
     fn variable_kinds() {
         assert_eq!(var_kind("sql_mode"), VarKind::Replay);
         assert_eq!(var_kind("autocommit"), VarKind::Ignore);
+        assert_eq!(var_kind("collation_database"), VarKind::Ignore);
         assert_eq!(var_kind("insert_id"), VarKind::NextStatement);
         assert!(matches!(
             var_kind("session_track_system_variables"),

@@ -24,6 +24,9 @@ pub struct Effects {
     pub calc_found_rows: bool,
     pub set_transaction: bool,
     pub handler: bool,
+    /// `XA START` / `XA BEGIN`, and `XA COMMIT` / `XA ROLLBACK`.
+    pub xa_start: bool,
+    pub xa_end: bool,
 }
 
 impl Effects {
@@ -60,6 +63,7 @@ fn may_have_effects(sql: &[u8]) -> bool {
             | b"SET"
             | b"HANDLER"
             | b"FLUSH"
+            | b"XA"
     ) || sql.contains(&b'_')
         && (contains_ci(sql, b"_lock") || contains_ci(sql, b"sql_calc_found_rows"))
 }
@@ -148,6 +152,9 @@ pub fn scan(sql: &[u8]) -> Effects {
         e.set_transaction = true;
     } else if first_is("HANDLER") {
         e.handler = true;
+    } else if first_is("XA") {
+        e.xa_start = word(1, "START") || word(1, "BEGIN");
+        e.xa_end = word(1, "COMMIT") || word(1, "ROLLBACK");
     }
     e
 }
@@ -179,6 +186,8 @@ pub struct Pins {
     named_locks: u32,
     prepared: BTreeSet<String>,
     handler: bool,
+    /// An XA transaction is open on the connection.
+    xa: bool,
     /// Until the session is reset.
     other: Option<&'static str>,
     /// For the next statement only.
@@ -202,6 +211,8 @@ impl Pins {
             Some("text PREPARE")
         } else if self.handler {
             Some("HANDLER")
+        } else if self.xa {
+            Some("XA transaction")
         } else if !self.cursors.is_empty() {
             Some("open cursor")
         } else if let Some(why) = self.other {
@@ -252,6 +263,7 @@ impl Pins {
             self.prepared.remove(p);
         }
         self.handler |= e.handler;
+        self.xa = (self.xa || e.xa_start) && !e.xa_end;
         if e.calc_found_rows {
             self.hold_next_statement("SQL_CALC_FOUND_ROWS");
         }
@@ -340,6 +352,17 @@ mod tests {
             false,
         );
         assert!(p.reason().is_some());
+    }
+
+    #[test]
+    fn xa_transactions_pin_until_they_end() {
+        let mut p = Pins::default();
+        p.note(&scan(b"XA START 'x1'"), false, false);
+        p.note(&scan(b"XA END 'x1'"), false, false);
+        p.note(&scan(b"XA PREPARE 'x1'"), false, false);
+        assert_eq!(p.reason(), Some("XA transaction"));
+        p.note(&scan(b"XA COMMIT 'x1'"), false, false);
+        assert_eq!(p.reason(), None);
     }
 
     #[test]
