@@ -292,22 +292,31 @@ fn two_thousand_clients_share_sixteen_backend_connections() {
     };
     let barrier = Arc::new(Barrier::new(CLIENTS));
     let errors = Arc::new(AtomicUsize::new(0));
+    let first_errors = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
     let threads: Vec<_> = (0..CLIENTS)
         .map(|i| {
-            let (proxy, barrier, errors, name) = (
+            let (proxy, barrier, errors, name, first) = (
                 Arc::clone(&proxy),
                 Arc::clone(&barrier),
                 Arc::clone(&errors),
                 t.name.clone(),
+                Arc::clone(&first_errors),
             );
+            let note = move |e: String| {
+                errors.fetch_add(1, Ordering::Relaxed);
+                let mut f = first.lock().unwrap_or_else(|e| e.into_inner());
+                if f.len() < 5 {
+                    f.push(e);
+                }
+            };
             std::thread::Builder::new()
                 .stack_size(256 << 10)
                 .spawn(move || {
                     let conn = proxy.conn_as("app", "app-pw", Some(DB));
                     barrier.wait();
-                    let Ok(mut c) = conn else {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                        return;
+                    let mut c = match conn {
+                        Ok(c) => c,
+                        Err(e) => return note(format!("connect: {e}")),
                     };
                     for k in 0..5 {
                         let id = (i * 7 + k) % 100 + 1;
@@ -315,9 +324,7 @@ fn two_thousand_clients_share_sixteen_backend_connections() {
                             c.exec_first(format!("SELECT v FROM `{name}` WHERE id = ?"), (id,));
                         match v {
                             Ok(Some(v)) if v == id as i64 * 3 => {}
-                            _ => {
-                                errors.fetch_add(1, Ordering::Relaxed);
-                            }
+                            other => note(format!("select {id}: {other:?}")),
                         }
                     }
                 })
@@ -333,7 +340,8 @@ fn two_thousand_clients_share_sixteen_backend_connections() {
     assert_eq!(
         errors.load(Ordering::Relaxed),
         0,
-        "every client and statement succeeded"
+        "every client and statement succeeded; first errors: {:?}",
+        first_errors.lock().map(|f| f.clone()).unwrap_or_default()
     );
     assert!(
         samples > 5,
