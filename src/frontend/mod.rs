@@ -9,6 +9,7 @@ mod checkout;
 mod effects;
 mod execute;
 mod explain;
+mod login;
 mod pins;
 mod query;
 pub mod session;
