@@ -117,8 +117,8 @@ impl Session {
                 .pin("session tracking is unavailable on the backend");
         }
         self.note_result(out);
-        if SessionFns::of(sql).last_insert_id {
-            // LAST_INSERT_ID(expr) sets it.
+        if self.wants_last_insert_id {
+            // LAST_INSERT_ID(expr) sets it (found by `session_functions` / the prepared entry).
             self.last_insert_id_unread = true;
         }
     }

@@ -184,17 +184,7 @@ impl Session {
         if let Err(e) = send_long_data(&mut conn, &body, &long_data).await {
             return self.keep(conn, Err(lost(e))).map(|_| ());
         }
-        let (seq, caps) = (self.reply_seq, self.client_caps());
-        let result = passthrough::forward(
-            &mut self.client,
-            &mut conn,
-            &name,
-            &body,
-            seq,
-            Expect::Results,
-            caps,
-        )
-        .await;
+        let result = self.relay_on(&mut conn, &body, Expect::Results).await;
         let out = self.keep(conn, result);
         if !read {
             self.note_write();

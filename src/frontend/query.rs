@@ -16,7 +16,6 @@ use crate::backend::registry::ReplicaLease;
 use crate::backend::statements::{Prepared as StmtOnConn, execute_for};
 use crate::config::{DefaultRole, NoHealthyReplica, ReadYourWrites};
 use crate::executor::ExecError;
-use crate::executor::passthrough;
 use crate::executor::passthrough::Outcome;
 use crate::metrics;
 use crate::protocol::ProtocolError;
@@ -133,19 +132,7 @@ impl Session {
         mut conn: PooledConn,
         payload: &[u8],
     ) -> Result<(), FrontendError> {
-        let pool = Arc::clone(conn.pool());
-        let (seq, caps) = (self.reply_seq, self.client_caps());
-        let client = &mut self.client;
-        passthrough::forward(
-            client,
-            &mut conn,
-            pool.name(),
-            payload,
-            seq,
-            Expect::Results,
-            caps,
-        )
-        .await?;
+        self.relay_on(&mut conn, payload, Expect::Results).await?;
         Ok(())
     }
 
@@ -215,11 +202,7 @@ impl Session {
                     Err(_) => continue,
                 },
             };
-            let (seq, caps) = (self.reply_seq, self.client_caps());
-            let client = &mut self.client;
-            let result =
-                passthrough::forward(client, &mut conn, name, &body, seq, Expect::Results, caps)
-                    .await;
+            let result = self.relay_on(&mut conn, &body, Expect::Results).await;
             match result {
                 Ok(out) => {
                     self.note_result(&out);

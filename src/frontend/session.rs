@@ -290,13 +290,29 @@ impl Session {
         expect: Expect,
     ) -> Result<Outcome, FrontendError> {
         let mut conn = self.checkout().await?;
-        let caps = self.client_caps();
-        let pool = Arc::clone(conn.pool());
-        let seq = self.reply_seq;
-        let client = &mut self.client;
-        let result =
-            passthrough::forward(client, &mut conn, pool.name(), payload, seq, expect, caps).await;
+        let result = self.relay_on(&mut conn, payload, expect).await;
         self.keep(conn, result)
+    }
+
+    /// Sends a command on `conn` and relays its reply to the client.
+    pub(super) async fn relay_on(
+        &mut self,
+        conn: &mut PooledConn,
+        payload: &[u8],
+        expect: Expect,
+    ) -> Result<Outcome, ExecError> {
+        let pool = Arc::clone(conn.pool());
+        let (seq, caps) = (self.reply_seq, self.client_caps());
+        passthrough::forward(
+            &mut self.client,
+            conn,
+            pool.name(),
+            payload,
+            seq,
+            expect,
+            caps,
+        )
+        .await
     }
 
     /// Keeps the connection while the session needs it (see `settle`) unless it broke;

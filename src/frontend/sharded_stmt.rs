@@ -8,7 +8,6 @@ use std::time::Instant;
 use super::FrontendError;
 use super::query::ReplicaStatement;
 use super::session::Session;
-use crate::executor::passthrough;
 use crate::metrics;
 use crate::protocol::packets::Reader;
 use crate::protocol::response::Expect;
@@ -174,18 +173,7 @@ impl Session {
                 return Err(e);
             }
         };
-        let name = conn.pool().name().to_string();
-        let (seq, caps) = (self.reply_seq, self.client_caps());
-        let result = passthrough::forward(
-            &mut self.client,
-            &mut conn,
-            &name,
-            &body,
-            seq,
-            Expect::Results,
-            caps,
-        )
-        .await;
+        let result = self.relay_on(&mut conn, &body, Expect::Results).await;
         if default {
             self.keep(conn, result)?;
         } else {

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use super::FrontendError;
 use super::session::Session;
 use crate::backend::connection::Reply;
-use crate::executor::passthrough;
 use crate::protocol::command;
 use crate::protocol::packets::{self, status};
 use crate::protocol::response::Expect;
@@ -55,18 +54,7 @@ impl Session {
             return Err(FrontendError::NoOpenCursor { id: stmt_id });
         };
         let body = command::with_stmt_id(payload, on_conn.id);
-        let pool = Arc::clone(conn.pool());
-        let (seq, caps) = (self.reply_seq, self.client_caps());
-        let result = passthrough::forward(
-            &mut self.client,
-            &mut conn,
-            pool.name(),
-            &body,
-            seq,
-            Expect::Rows,
-            caps,
-        )
-        .await;
+        let result = self.relay_on(&mut conn, &body, Expect::Rows).await;
         let out = self.keep(conn, result);
         if out
             .as_ref()

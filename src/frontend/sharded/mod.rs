@@ -16,7 +16,7 @@ use super::FrontendError;
 use super::session::Session;
 use crate::backend::pool::PooledConn;
 use crate::executor::multiwrite::{self, WriteOk};
-use crate::executor::passthrough::{self, Outcome};
+use crate::executor::passthrough::Outcome;
 use crate::protocol::command;
 use crate::protocol::packets::status;
 use crate::protocol::response::Expect;
@@ -75,19 +75,7 @@ impl Session {
             return self.forward(payload, Expect::Results).await;
         }
         let mut conn = self.shard_conn(snapshot, shard).await?;
-        let caps = self.client_caps();
-        let pool = Arc::clone(conn.pool());
-        let seq = self.reply_seq;
-        let result = passthrough::forward(
-            &mut self.client,
-            &mut conn,
-            pool.name(),
-            payload,
-            seq,
-            Expect::Results,
-            caps,
-        )
-        .await;
+        let result = self.relay_on(&mut conn, payload, Expect::Results).await;
         self.keep_shard(shard, conn);
         let out = result?;
         self.status = out.status;
