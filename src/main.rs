@@ -91,7 +91,14 @@ async fn run(config: Config, version: ConfigVersion, source: ConfigSource) -> Re
         .map_err(|e| format!("RSA key generation: {e}"))?
         .map_err(|e| format!("RSA key generation: {e}"))?;
     let server_version = server_version(&config).await;
-    let listener = tokio::net::TcpListener::bind(&config.listen)
+    let backend_connections = config
+        .shards
+        .iter()
+        .map(|s| (1 + s.replicas.len()) as u64)
+        .sum::<u64>()
+        * u64::from(config.pool.max_connections);
+    shardgate::server::raise_open_files_limit(config.max_client_connections, backend_connections);
+    let listener = shardgate::server::listen(&config.listen, config.max_client_connections)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
