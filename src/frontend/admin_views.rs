@@ -69,6 +69,9 @@ pub(super) const CONFIG_COLUMNS: &[&str] = &[
     "needs_restart",
     "shards",
     "users",
+    "shape_cache_entries",
+    "shape_cache_hits",
+    "shape_cache_misses",
 ];
 
 pub(super) const SESSION_COLUMNS: &[&str] = &[
@@ -90,6 +93,7 @@ impl Session {
     /// One row: the config version in effect and what reloads did.
     pub(super) fn config_rows(&self, snapshot: &Snapshot) -> Rows {
         let status = self.proxy.reload_status();
+        let shapes = snapshot.shapes.stats();
         let v = &snapshot.version;
         let applied = v
             .applied_at
@@ -111,6 +115,9 @@ impl Session {
             (!status.needs_restart.is_empty()).then(|| status.needs_restart.join("; ")),
             Some(snapshot.config.shards.len().to_string()),
             Some(snapshot.config.users.len().to_string()),
+            Some(shapes.entries.to_string()),
+            Some(shapes.hits.to_string()),
+            Some(shapes.misses.to_string()),
         ]]
     }
 

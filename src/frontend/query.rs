@@ -359,6 +359,7 @@ impl Snapshot {
             sharding: &self.config.sharding,
             schema,
             shard_count: self.registry.shards.len(),
+            shapes: Some(&self.shapes),
         }
     }
 }

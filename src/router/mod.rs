@@ -73,6 +73,8 @@ pub struct Topology<'a> {
     /// The session's current schema.
     pub schema: Option<&'a str>,
     pub shard_count: usize,
+    /// Cached shapes of text statements on sharded schemas (`None`: analyse every statement).
+    pub shapes: Option<&'a shard::cache::ShapeCache>,
 }
 
 /// Where one statement goes.
@@ -286,6 +288,17 @@ fn route_sharded(
             reason: "the statement is not valid UTF-8".into(),
         });
     };
+    if let Some(plan) = topo.shapes.and_then(|cache| {
+        cache.plan(
+            text,
+            schema,
+            topo.shard_count,
+            topo.sharding.allow_full_scatter_writes,
+            role,
+        )
+    }) {
+        return Plan::Sharded { plan, why, writes };
+    }
     let planned = shard::analyze::analyze(text, schema).and_then(|shape| {
         shard::route::plan(
             &shape,
@@ -327,6 +340,7 @@ mod tests {
             sharding: &sharding,
             schema: None,
             shard_count: 2,
+            shapes: None,
         };
         route_query(sql.as_bytes(), &view, &topo)
     }

@@ -19,6 +19,7 @@ use crate::backend::Registry;
 use crate::config::Config;
 use crate::protocol::auth::RsaKeys;
 use crate::router::classify::Rules;
+use crate::router::shard::cache::ShapeCache;
 
 /// One immutable config snapshot, the backends built from it and its compiled routing rules.
 pub struct Snapshot {
@@ -26,6 +27,8 @@ pub struct Snapshot {
     pub registry: Registry,
     pub rules: Rules,
     pub version: ConfigVersion,
+    /// Shapes of text statements on sharded schemas, for this snapshot's rules only.
+    pub shapes: ShapeCache,
 }
 
 /// Everything sessions share.
@@ -76,6 +79,7 @@ impl Proxy {
                 registry,
                 rules,
                 version,
+                shapes: ShapeCache::default(),
             }),
             rsa,
             server_version,

@@ -164,6 +164,7 @@ impl Proxy {
             registry,
             rules,
             version,
+            shapes: Default::default(),
         });
         // Tables may have changed with the config: look collations up again.
         if let Ok(mut cache) = self.column_collations.lock() {

@@ -72,8 +72,23 @@ pub(super) fn route_with(
     full_writes: bool,
 ) -> Result<ShardedPlan, ShardError> {
     let s = schema();
-    let shape = analyze(sql, &s)?;
-    plan(&shape, &s, 2, full_writes, &params, Role::Replica)
+    let planned =
+        analyze(sql, &s).and_then(|shape| plan(&shape, &s, 2, full_writes, &params, Role::Replica));
+    if params.0.is_empty() {
+        // Every text statement of the router tests also checks the shape cache: when it
+        // answers, it answers exactly what analysing the text gives.
+        let cache = super::cache::ShapeCache::new(8);
+        for _ in 0..2 {
+            if let Some(cached) = cache.plan(sql, &s, 2, full_writes, Role::Replica) {
+                assert_eq!(
+                    Ok(&cached),
+                    planned.as_ref(),
+                    "shape cache differs for {sql}"
+                );
+            }
+        }
+    }
+    planned
 }
 
 pub(super) fn route(sql: &str) -> Result<ShardedPlan, ShardError> {

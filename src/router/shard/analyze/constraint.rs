@@ -33,7 +33,8 @@ pub enum Constraint {
     Or(Vec<Constraint>),
 }
 
-/// An execution's parameter values (COM_STMT_EXECUTE); empty for text statements.
+/// An execution's parameter values (COM_STMT_EXECUTE, or the literals of a text statement
+/// whose cached shape has `?`s in their place); empty for other text statements.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Params(pub Vec<ParamValue>);
 
@@ -44,6 +45,9 @@ pub enum ParamValue {
     Str(String),
     /// A type the key cannot be (floats, dates, blobs): no narrowing possible.
     Other,
+    /// A literal taken out of a text statement (its shape is cached with a `?` in its place):
+    /// read exactly as the literal would be in the text.
+    Lit(KeyLit),
 }
 
 /// A set of slots; `None` is every slot.
@@ -173,7 +177,10 @@ fn resolve(rule: &TableRule, lit: &KeyLit, params: &Params) -> Result<Resolved, 
             Some(ParamValue::Null) => Resolved::Null,
             Some(ParamValue::Int(v)) => Resolved::Int(*v),
             Some(ParamValue::Str(s)) => Resolved::Str(s.clone()),
-            Some(ParamValue::Other) | None => Resolved::Unknown,
+            Some(ParamValue::Lit(KeyLit::Param(_))) | Some(ParamValue::Other) | None => {
+                Resolved::Unknown
+            }
+            Some(ParamValue::Lit(lit)) => resolve(rule, lit, params)?,
         },
     })
 }

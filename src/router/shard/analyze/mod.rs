@@ -92,6 +92,8 @@ pub struct Shape {
     /// `||` or XOR appear: sqlparser's precedence differs from MySQL's, key conditions are
     /// not used to narrow the targets.
     pub unsure_precedence: bool,
+    /// How many `?` placeholders the parser found.
+    pub placeholders: usize,
 }
 
 /// Parses and analyses `sql` for `schema`.
@@ -135,6 +137,7 @@ pub fn analyze(sql: &str, schema: &ShardedSchema) -> Result<Shape, ShardError> {
             key_assignment: None,
             ordered_write: false,
             unsure_precedence: false,
+            placeholders: placeholders.len(),
         },
         aliases: BTreeSet::new(),
         top_query: None,

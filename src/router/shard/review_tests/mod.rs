@@ -55,6 +55,7 @@ fn route_top(sql: &str, session_schema: &str) -> Plan {
         sharding: &sharding,
         schema: Some(session_schema),
         shard_count: 2,
+        shapes: None,
     };
     route_query(sql.as_bytes(), &SessionView::default(), &topo)
 }
