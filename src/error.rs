@@ -114,8 +114,9 @@ pub fn reply_for(err: &FrontendError) -> Option<MysqlError> {
             "42000",
             format!(
                 "shardgate: {function} inside a larger statement needs the backend connection of \
-                 the previous statement, which connection multiplexing gave back; use \
-                 SELECT {function} on its own, or run both statements in one transaction"
+                 the previous statement, which connection multiplexing gave back (or which ran \
+                 on other shards); use SELECT {function} on its own, or run both statements \
+                 in one transaction on one shard"
             ),
         ),
         F::SessionStateNotPortable => MysqlError::new(

@@ -3,6 +3,7 @@
 //! by parameter, transactions span shards, scatter reads merge, and what cannot be answered
 //! correctly is refused with a named MySQL error.
 
+mod counts;
 mod placement;
 mod refusals;
 mod scatter;

@@ -76,6 +76,8 @@ pub struct ScatterOutcome {
     pub failed: bool,
     /// Each connection's final status flags, in the order of `conns`.
     pub conn_status: Vec<u16>,
+    /// Rows sent to the client (what `FOUND_ROWS()` returns afterwards).
+    pub rows: u64,
 }
 
 /// Sends command `i` to `conns[i]` (all before reading any reply), merges the results per
@@ -100,6 +102,7 @@ pub async fn scatter_query(
             partial: false,
             deprecate_eof,
             binary,
+            rows: 0,
         };
         let e = MergeError::Malformed("one statement per shard connection needed");
         return run.refuse(&mut [], e).await;
@@ -122,6 +125,7 @@ pub async fn scatter_query(
         partial: false,
         deprecate_eof,
         binary,
+        rows: 0,
     };
     let result = match send_error {
         Some(e) => Err(e),
@@ -150,6 +154,8 @@ struct Run<'a> {
     deprecate_eof: bool,
     /// Rows are binary-protocol rows, in and out.
     binary: bool,
+    /// Rows sent so far.
+    rows: u64,
 }
 
 impl Run<'_> {
@@ -298,6 +304,7 @@ impl Run<'_> {
     /// Sends one row packet.
     async fn send(&mut self, p: &[u8]) -> Result<(), ExecError> {
         self.client.write_packet(&mut self.seq, p);
+        self.rows += 1;
         self.flush_if_full().await
     }
 
@@ -330,6 +337,7 @@ impl Run<'_> {
             warnings,
             failed,
             conn_status: Vec::new(),
+            rows: self.rows,
         })
     }
 

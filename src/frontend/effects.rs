@@ -125,6 +125,7 @@ impl Session {
 
     /// `ROW_COUNT()` and `FOUND_ROWS()` after a reply.
     pub(super) fn note_result(&mut self, out: &Outcome) {
+        self.counts_elsewhere = false;
         self.row_count = out.row_count;
         if let Some(rows) = out.rows {
             self.found_rows = rows;
@@ -137,7 +138,8 @@ impl Session {
     pub(super) async fn session_functions(&mut self, sql: &[u8]) -> Result<bool, FrontendError> {
         let fns = SessionFns::of(sql);
         self.wants_last_insert_id = fns.last_insert_id;
-        if self.backend.is_some() || !(fns.row_count || fns.found_rows) {
+        let held_knows = self.backend.is_some() && !self.counts_elsewhere;
+        if held_knows || !(fns.row_count || fns.found_rows) {
             return Ok(false);
         }
         let (value, name) = match lone_session_function(sql) {

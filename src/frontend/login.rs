@@ -111,6 +111,7 @@ async fn connect(
         wants_last_insert_id: false,
         row_count: -1,
         found_rows: 0,
+        counts_elsewhere: false,
         held_for: None,
         route: "",
         checkout_wait: std::time::Duration::ZERO,

@@ -50,7 +50,12 @@ impl Session {
         self.route = route_name(&plan);
         match plan {
             Plan::Admin(admin) => self.admin(admin, &snapshot).await,
-            Plan::Refused(e) => Err(e.into()),
+            Plan::Refused(e) => {
+                // As after any failed statement.
+                self.row_count = -1;
+                self.counts_elsewhere = true;
+                Err(e.into())
+            }
             Plan::Sharded { plan, .. } => self.run_sharded(&snapshot, plan, &mut counted).await,
             Plan::Single {
                 role: Role::Primary,
@@ -206,6 +211,7 @@ impl Session {
             match result {
                 Ok(out) => {
                     self.note_result(&out);
+                    self.counts_elsewhere = true;
                     if out.warnings > 0 {
                         // SHOW WARNINGS must reach this connection.
                         self.held_replica = Some(conn);

@@ -71,6 +71,9 @@ pub struct Session {
     /// What `ROW_COUNT()` and `FOUND_ROWS()` return for this session's next statement.
     pub(super) row_count: i64,
     pub(super) found_rows: u64,
+    /// The last statement ran somewhere else than the held connection (another shard, several
+    /// shards, a replica): that connection's own ROW_COUNT()/FOUND_ROWS() are not the session's.
+    pub(super) counts_elsewhere: bool,
     /// Why the session kept its connection after the last command (as counted by the proxy).
     pub(super) held_for: Option<&'static str>,
     /// Where the current statement went, and how long it waited for backend connections

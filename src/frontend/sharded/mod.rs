@@ -72,12 +72,16 @@ impl Session {
         payload: &[u8],
     ) -> Result<Outcome, FrontendError> {
         if shard == snapshot.registry.default_shard {
-            return self.forward(payload, Expect::Results).await;
+            let out = self.forward(payload, Expect::Results).await?;
+            self.note_result(&out);
+            return Ok(out);
         }
         let mut conn = self.shard_conn(snapshot, shard).await?;
         let result = self.relay_on(&mut conn, payload, Expect::Results).await;
         self.keep_shard(shard, conn);
         let out = result?;
+        self.note_result(&out);
+        self.counts_elsewhere = true;
         self.status = out.status;
         if let Some(gtid) = &out.last_gtid {
             self.shard_gtids.insert(shard, gtid.clone());

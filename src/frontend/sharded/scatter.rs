@@ -126,7 +126,20 @@ impl Session {
                 self.put_shard_conn(snapshot, shard, conn);
             }
         }
-        let out = result?;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                self.row_count = -1;
+                self.counts_elsewhere = true;
+                return Err(e);
+            }
+        };
+        // ROW_COUNT() is -1 after a result set or an error; FOUND_ROWS() counts merged rows.
+        self.row_count = -1;
+        self.counts_elsewhere = true;
+        if !out.failed {
+            self.found_rows = out.rows;
+        }
         // Only the transaction's own connections say anything about the session's state;
         // borrowed connections outside a transaction do not.
         if in_txn && !out.failed {
