@@ -78,6 +78,11 @@ impl Session {
             &params,
             role,
         )?;
+        crate::router::shard::uservars::check(
+            shape.sql.as_bytes(),
+            &plan,
+            snapshot.registry.default_shard,
+        )?;
         counted.sharded(&plan, &snapshot);
         if matches!(
             plan.kind,

@@ -297,7 +297,7 @@ fn route_sharded(
             role,
         )
     }) {
-        return Plan::Sharded { plan, why, writes };
+        return sharded(sql, plan, topo, why, writes);
     }
     let planned = shard::analyze::analyze(text, schema).and_then(|shape| {
         shard::route::plan(
@@ -310,7 +310,15 @@ fn route_sharded(
         )
     });
     match planned {
-        Ok(plan) => Plan::Sharded { plan, why, writes },
+        Ok(plan) => sharded(sql, plan, topo, why, writes),
+        Err(e) => Plan::Refused(e),
+    }
+}
+
+/// A sharded plan, unless it would run the statement's user variables on the wrong connection.
+fn sharded(sql: &[u8], plan: ShardedPlan, topo: &Topology<'_>, why: Why, writes: bool) -> Plan {
+    match shard::uservars::check(sql, &plan, topo.default_shard) {
+        Ok(()) => Plan::Sharded { plan, why, writes },
         Err(e) => Plan::Refused(e),
     }
 }

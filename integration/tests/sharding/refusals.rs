@@ -76,3 +76,45 @@ fn what_cannot_be_answered_is_refused_by_name() {
         text(&rows[0], 6)
     );
 }
+
+/// User variables live on the session's default-shard connection: a statement using one runs
+/// when it goes there (and sees the value), and is refused by name anywhere else — text and
+/// prepared alike — instead of reading NULL on another shard.
+#[test]
+fn user_variables_run_only_on_the_default_shard() {
+    let (proxy, _s0, _s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    c.query_drop(
+        "INSERT INTO orders (id, user_id, amount, status) VALUES \
+         (1, 1, 10, 'a'), (2, 2, 20, 'b'), (5, 5, 50, 'c')",
+    )
+    .expect("insert");
+    c.query_drop("SET @floor = 15").expect("set");
+    // user 5 -> slot 1 on s0, the default shard: runs with the variable's value.
+    let got: Vec<i64> = c
+        .query("SELECT id FROM orders WHERE user_id IN (1, 5) AND amount > @floor ORDER BY id")
+        .expect("default shard");
+    assert_eq!(got, vec![5]);
+    // user 2 -> slot 2 on s1.
+    for sql in [
+        "SELECT id FROM orders WHERE user_id = 2 AND amount > @floor",
+        "UPDATE orders SET amount = @floor WHERE user_id = 2",
+        "SELECT @last := id FROM orders WHERE user_id = 2",
+        "SELECT id FROM orders WHERE amount > @floor",
+    ] {
+        let e = my_err(c.query_drop(sql));
+        assert_eq!(e.code, 1235, "{sql}: {e:?}");
+        assert!(e.message.contains("user variables"), "{sql}: {}", e.message);
+    }
+    let stmt = c
+        .prep("SELECT id FROM orders WHERE user_id = ? AND amount > @floor")
+        .expect("prepare");
+    let got: Vec<i64> = c.exec(&stmt, (5,)).expect("default shard");
+    assert_eq!(got, vec![5]);
+    let e = my_err(c.exec::<i64, _, _>(&stmt, (2,)));
+    assert_eq!(e.code, 1235);
+    assert!(e.message.contains("user variables"), "{}", e.message);
+    // The connection stays usable, the variable intact.
+    let floor: Option<i64> = c.query_first("SELECT @floor").expect("read");
+    assert_eq!(floor, Some(15));
+}

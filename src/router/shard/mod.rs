@@ -12,3 +12,4 @@ pub mod route;
 #[cfg(test)]
 pub(crate) mod tests;
 pub mod text;
+pub mod uservars;
