@@ -232,6 +232,17 @@ fn last_insert_id_and_row_count_are_per_session() {
         .query_first(format!("SELECT ref FROM `{}`", log.name))
         .expect("read log");
     assert_eq!(r, a_id, "the statement saw a's LAST_INSERT_ID");
+    // A third session's explicit id (the OK packet reports it; LAST_INSERT_ID() does not
+    // change) on the connection b's insert left its own value in: c's stays 0.
+    let mut c = proxy.conn();
+    c.query_drop(format!(
+        "INSERT INTO `{}` (id, ref) VALUES (500, 5)",
+        log.name
+    ))
+    .expect("c explicit id");
+    let c_id: Option<u64> = c.query_first("SELECT LAST_INSERT_ID()").expect("c id");
+    assert_eq!(c_id, Some(0), "an explicit id is not c's LAST_INSERT_ID");
+    drop(c);
 
     a.query_drop(format!("UPDATE `{}` SET v = v + 10 WHERE v = 2", t.name))
         .expect("a update");

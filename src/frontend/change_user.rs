@@ -100,7 +100,7 @@ impl Session {
         self.route_pin = None;
         self.held_replica = None;
         self.last_insert_id = 0;
-        self.last_insert_id_unread = false;
+        self.unread_insert_id = Default::default();
         self.row_count = -1;
         self.found_rows = 0;
     }

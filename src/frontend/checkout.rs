@@ -13,7 +13,6 @@ use super::FrontendError;
 use super::session::Session;
 use crate::backend::connection::Reply;
 use crate::backend::pool::{LIVENESS_CHECK_AFTER, PooledConn};
-use crate::backend::query::QueryResult;
 use crate::backend::vars;
 use crate::executor::ExecError;
 use crate::protocol::ProtocolError;
@@ -25,6 +24,12 @@ impl Session {
     pub(super) async fn checkout(&mut self) -> Result<PooledConn, FrontendError> {
         if let Some(mut conn) = self.backend.take() {
             if conn.last_used.elapsed() < LIVENESS_CHECK_AFTER || !conn.closed_while_idle() {
+                if let Err(e) = self.sync_held_last_insert_id(&mut conn).await {
+                    if conn.reusable {
+                        self.backend = Some(conn);
+                    }
+                    return Err(e);
+                }
                 return Ok(conn);
             }
             conn.reusable = false;
@@ -174,37 +179,14 @@ impl Session {
         // whose changes the session recorded): the pool hands them to sessions that match.
         let key = self.state_key();
         if let Some(mut conn) = self.backend.take() {
-            if self.last_insert_id_unread {
-                self.read_last_insert_id(&mut conn).await;
+            if self.unread_insert_id.any() {
+                let pending = std::mem::take(&mut self.unread_insert_id);
+                self.read_last_insert_id(&mut conn, &pending).await;
             }
             conn.state_key = key;
         }
         for (_, mut conn) in std::mem::take(&mut self.others) {
             conn.state_key = key;
-        }
-    }
-
-    /// Reads `LAST_INSERT_ID()` from the connection about to be given back (a statement on
-    /// it may have changed it), so that the session can answer it on any other connection.
-    async fn read_last_insert_id(&mut self, conn: &mut PooledConn) {
-        self.last_insert_id_unread = false;
-        match conn.query_rows("SELECT LAST_INSERT_ID()").await {
-            Ok(QueryResult::Rows(r)) => {
-                let value = r
-                    .rows
-                    .first()
-                    .and_then(|row| row.first())
-                    .cloned()
-                    .flatten();
-                match value.and_then(|v| v.parse::<u64>().ok()) {
-                    Some(v) => {
-                        self.last_insert_id = v;
-                        conn.last_insert_id = Some(v);
-                    }
-                    None => conn.reusable = false,
-                }
-            }
-            _ => conn.reusable = false,
         }
     }
 

@@ -119,7 +119,7 @@ impl Session {
         self.note_result(out);
         if self.wants_last_insert_id {
             // LAST_INSERT_ID(expr) sets it (found by `session_functions` / the prepared entry).
-            self.last_insert_id_unread = true;
+            self.unread_insert_id.called_function();
         }
     }
 

@@ -107,7 +107,7 @@ async fn connect(
         pins: Pins::default(),
         route_pin: None,
         last_insert_id: 0,
-        last_insert_id_unread: false,
+        unread_insert_id: Default::default(),
         wants_last_insert_id: false,
         row_count: -1,
         found_rows: 0,

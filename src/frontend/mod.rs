@@ -9,6 +9,7 @@ mod checkout;
 mod effects;
 mod execute;
 mod explain;
+mod insert_id;
 mod login;
 mod pins;
 mod query;

@@ -65,7 +65,7 @@ pub struct Session {
     /// What `LAST_INSERT_ID()` returns for this session.
     pub(super) last_insert_id: u64,
     /// A statement may have changed `LAST_INSERT_ID()` on the held connection.
-    pub(super) last_insert_id_unread: bool,
+    pub(super) unread_insert_id: super::insert_id::UnreadInsertId,
     /// The current statement reads `LAST_INSERT_ID()`: connections must carry the value.
     pub(super) wants_last_insert_id: bool,
     /// What `ROW_COUNT()` and `FOUND_ROWS()` return for this session's next statement.
@@ -331,7 +331,7 @@ impl Session {
                 conn.vars = Arc::clone(&self.vars);
             }
             if out.insert_id > 0 {
-                self.last_insert_id_unread = true;
+                self.unread_insert_id.reported(out.insert_id);
             }
         }
         if conn.reusable {

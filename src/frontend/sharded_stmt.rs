@@ -164,6 +164,7 @@ impl Session {
         let mut conn = if default {
             self.checkout().await?
         } else {
+            self.flush_unread_insert_id().await;
             self.shard_conn(snapshot, shard).await?
         };
         let exec = super::sharded::PreparedExec {
@@ -180,10 +181,18 @@ impl Session {
         };
         let result = self.relay_on(&mut conn, &body, Expect::Results).await;
         if default {
-            self.keep(conn, result)?;
+            let out = self.keep(conn, result)?;
+            self.note_result(&out);
         } else {
+            if let Ok(out) = &result
+                && (out.insert_id > 0 || self.wants_last_insert_id)
+            {
+                self.take_last_insert_id(&mut conn, out.insert_id).await;
+            }
             self.put_shard_conn(snapshot, shard, conn);
             let out = result?;
+            self.note_result(&out);
+            self.counts_elsewhere = true;
             self.status = out.status;
             if let Some(g) = out.last_gtid {
                 self.shard_gtids.insert(shard, g);

@@ -68,3 +68,91 @@ fn row_count_and_found_rows_follow_sharded_statements() {
     );
     assert_eq!(row_count(&mut c), Some(-1), "after a refused statement");
 }
+
+fn last_insert_id(c: &mut Conn) -> Option<u64> {
+    c.query_first("SELECT LAST_INSERT_ID()")
+        .expect("LAST_INSERT_ID()")
+}
+
+/// `LAST_INSERT_ID()` after an insert that generated an id on another shard than the default
+/// one: that shard's value, outside and inside a transaction (where the held default-shard
+/// connection has its own), and unchanged by an explicit id (which the OK packet reports).
+#[test]
+fn last_insert_id_follows_inserts_on_every_shard() {
+    let (proxy, mut s0, mut s1, db) = setup();
+    s0.query_drop(format!(
+        "ALTER TABLE {db}.orders_0001 MODIFY id BIGINT NOT NULL AUTO_INCREMENT, AUTO_INCREMENT = 100"
+    ))
+    .expect("auto_increment on s0");
+    s1.query_drop(format!(
+        "ALTER TABLE {db}.orders_0002 MODIFY id BIGINT NOT NULL AUTO_INCREMENT, AUTO_INCREMENT = 500"
+    ))
+    .expect("auto_increment on s1");
+    let mut c = app(&proxy, &db);
+    // user_id 2 -> orders_0002 on s1; user_id 1 -> orders_0001 on s0 (the default shard).
+    c.query_drop("INSERT INTO orders (user_id, amount, status) VALUES (2, 1, 'a')")
+        .expect("s1 insert");
+    assert_eq!(c.last_insert_id(), 500, "the OK packet");
+    assert_eq!(
+        last_insert_id(&mut c),
+        Some(500),
+        "LAST_INSERT_ID() of the s1 insert"
+    );
+    c.query_drop("INSERT INTO orders (user_id, amount, status) VALUES (1, 1, 'b')")
+        .expect("s0 insert");
+    assert_eq!(last_insert_id(&mut c), Some(100));
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (9000, 6, 1, 'c')")
+        .expect("explicit id on s1");
+    assert_eq!(
+        last_insert_id(&mut c),
+        Some(100),
+        "an explicit id does not change LAST_INSERT_ID()"
+    );
+
+    c.query_drop("BEGIN").expect("begin");
+    c.query_drop("INSERT INTO orders (user_id, amount, status) VALUES (1, 1, 'd')")
+        .expect("s0 insert in a transaction");
+    assert_eq!(last_insert_id(&mut c), Some(101), "on the held connection");
+    c.query_drop("INSERT INTO orders (user_id, amount, status) VALUES (2, 1, 'e')")
+        .expect("s1 insert in a transaction");
+    let (lid, one): (u64, i64) = c
+        .query_first("SELECT LAST_INSERT_ID(), 1")
+        .expect("read")
+        .expect("row");
+    assert_eq!(
+        (lid, one),
+        (9001, 1),
+        "the s1 value, not the held s0 connection's"
+    );
+    c.query_drop("INSERT INTO orders (user_id, amount, status) VALUES (5, 1, 'f')")
+        .expect("s0 insert again");
+    assert_eq!(last_insert_id(&mut c), Some(102));
+    c.query_drop("COMMIT").expect("commit");
+
+    let stmt = c
+        .prep("INSERT INTO orders (user_id, amount, status) VALUES (?, 1, 'g')")
+        .expect("prepare");
+    c.exec_drop(&stmt, (6,)).expect("prepared s1 insert");
+    assert_eq!(
+        last_insert_id(&mut c),
+        Some(9002),
+        "after a prepared insert on s1"
+    );
+    c.exec_drop(&stmt, (6,)).expect("prepared s1 insert");
+    assert_eq!(
+        row_count(&mut c),
+        Some(1),
+        "ROW_COUNT() of a prepared insert on s1"
+    );
+    let upd = c
+        .prep("UPDATE orders SET amount = amount + 1 WHERE user_id = ?")
+        .expect("prepare");
+    c.exec_drop(&upd, (1,)).expect("prepared update on s0");
+    assert_eq!(
+        row_count(&mut c),
+        Some(2),
+        "on the default shard (user 1: two rows)"
+    );
+    c.exec_drop(&upd, (6,)).expect("prepared update on s1");
+    assert_eq!(row_count(&mut c), Some(3), "on s1 (user 6: three rows)");
+}

@@ -76,8 +76,14 @@ impl Session {
             self.note_result(&out);
             return Ok(out);
         }
+        self.flush_unread_insert_id().await;
         let mut conn = self.shard_conn(snapshot, shard).await?;
         let result = self.relay_on(&mut conn, payload, Expect::Results).await;
+        if let Ok(out) = &result
+            && (out.insert_id > 0 || self.wants_last_insert_id)
+        {
+            self.take_last_insert_id(&mut conn, out.insert_id).await;
+        }
         self.keep_shard(shard, conn);
         let out = result?;
         self.note_result(&out);

@@ -23,6 +23,7 @@ impl Session {
         prepared: Option<&PreparedExec<'_>>,
     ) -> Result<(), FrontendError> {
         let in_txn = self.in_transaction();
+        self.flush_unread_insert_id().await;
         let mut shards: Vec<usize> = Vec::new();
         for t in &plan.targets {
             if !shards.contains(&t.shard) {
@@ -118,6 +119,15 @@ impl Session {
                 None => self.simple_on(conn, &t.sql).await?,
                 Some(p) => p.run(conn, &t.sql).await?,
             };
+            if ok.last_insert_id > 0 || self.wants_last_insert_id {
+                if total.ok.last_insert_id == 0 {
+                    // LAST_INSERT_ID() afterwards: the first target's that set one.
+                    self.take_last_insert_id(conn, ok.last_insert_id).await;
+                } else {
+                    // Changed there too: set again before a statement there reads it.
+                    conn.last_insert_id = None;
+                }
+            }
             if broadcast {
                 // Every shard holds the same rows: the client sees one shard's count.
                 if i == 0 {
