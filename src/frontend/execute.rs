@@ -198,8 +198,9 @@ impl Session {
     }
 
     /// The statement command with the client's statement id replaced by the primary's.
-    /// For a statement on a sharded schema that names sharded or broadcast tables: its shape,
-    /// and the shard and text to prepare it with.
+    /// For a statement on a sharded schema that names sharded or broadcast tables (or runs on
+    /// a schema default shard that is not the proxy's): its shape, and the shard and text to
+    /// prepare it with.
     fn sharded_prepare(
         &self,
         snapshot: &crate::runtime::Snapshot,
@@ -213,7 +214,12 @@ impl Session {
         let Some(schema) = crate::router::sharded_schema(sql, &topo)? else {
             return Ok(None);
         };
-        if !crate::router::mentions_tables(sql, schema) {
+        // Without sharded tables the statement runs on the schema's default shard: as any
+        // other statement when that is the proxy's default shard, else routed like a sharded
+        // one (its plan is that one shard).
+        if !crate::router::mentions_tables(sql, schema)
+            && schema.default_shard == snapshot.registry.default_shard
+        {
             return Ok(None);
         }
         let text = std::str::from_utf8(sql).map_err(|_| {

@@ -30,6 +30,30 @@ pub struct Effects {
 }
 
 impl Effects {
+    /// The first effect that would live in the connection the statement runs on (what pins a
+    /// session), by name.
+    pub fn binds_connection(&self) -> Option<&'static str> {
+        if self.user_variables {
+            Some("a user variable assignment")
+        } else if !self.create_temporary.is_empty() {
+            Some("CREATE TEMPORARY TABLE")
+        } else if self.lock_tables {
+            Some("LOCK TABLES")
+        } else if self.get_locks > 0 {
+            Some("GET_LOCK()")
+        } else if self.prepare.is_some() {
+            Some("PREPARE")
+        } else if self.calc_found_rows {
+            Some("SQL_CALC_FOUND_ROWS")
+        } else if self.handler {
+            Some("HANDLER")
+        } else if self.xa_start {
+            Some("XA START")
+        } else {
+            None
+        }
+    }
+
     /// Does this statement explain a state change the server reported?
     fn explains_state_change(&self) -> bool {
         self.user_variables

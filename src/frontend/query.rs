@@ -63,6 +63,25 @@ impl Session {
                 shard,
                 ..
             } if shard != snapshot.registry.default_shard => {
+                // Session state lives on the default shard's connection (see `pins`).
+                let bound = super::pins::scan(sql).binds_connection().or_else(|| {
+                    router::shard::uservars::mentions_user_variables(sql)
+                        .then_some("a user variable")
+                });
+                if let Some(what) = bound {
+                    self.row_count = -1;
+                    return Err(FrontendError::Sharding(
+                        router::shard::error::ShardError::unsupported(
+                            &[],
+                            format!(
+                                "{what} in a schema whose default shard is not the proxy's \
+                                 default shard: session state lives on the connection to the \
+                                 proxy's default shard (make the two default_shard settings \
+                                 name the same shard)"
+                            ),
+                        ),
+                    ));
+                }
                 let out = self.forward_on(&snapshot, shard, payload).await;
                 if writes {
                     self.note_write();
@@ -94,6 +113,10 @@ impl Session {
                 }
                 self.route = "primary";
                 counted.on_primary();
+                if shard != snapshot.registry.default_shard {
+                    // A schema whose default shard is another one: that shard's primary.
+                    return self.forward_on(&snapshot, shard, payload).await.map(|_| ());
+                }
                 let out = self.on_primary(payload, false).await?;
                 self.note_statement(sql, &out);
                 Ok(())

@@ -118,3 +118,70 @@ fn user_variables_run_only_on_the_default_shard() {
     let floor: Option<i64> = c.query_first("SELECT @floor").expect("read");
     assert_eq!(floor, Some(15));
 }
+
+/// A sharded schema whose default shard (s1) is not the proxy's (s0): its unsharded
+/// statements run on s1, but session state (user variables, temporary tables, locks) lives on
+/// the session's s0 connection, so statements creating or reading it there are refused by name
+/// instead of losing it.
+#[test]
+fn session_state_outside_the_proxy_s_default_shard_is_refused() {
+    let sb = crate::harness::sandbox();
+    let db = crate::harness::unique("shdef");
+    let mut s1 = super::backend(&sb.s1_primary);
+    let mut s0 = super::backend(&sb.s0_primary);
+    for conn in [&mut s0, &mut s1] {
+        conn.query_drop(format!("DROP DATABASE IF EXISTS {db}"))
+            .expect("drop");
+        conn.query_drop(format!("CREATE DATABASE {db}"))
+            .expect("create");
+    }
+    s1.query_drop(format!("CREATE TABLE {db}.plain (a INT)"))
+        .expect("plain");
+    let rules = super::RULES
+        .replace("DBNAME", &db)
+        .replace("default_shard: s0", "default_shard: s1");
+    let proxy = crate::harness::Proxy::start(crate::harness::ProxyOpts {
+        sharding: Some(rules),
+        rw_users: true,
+        ..Default::default()
+    });
+    let mut c = app(&proxy, &db);
+    c.query_drop("INSERT INTO plain VALUES (1)")
+        .expect("unsharded write on s1");
+    let n: Option<i64> = c.query_first("SELECT COUNT(*) FROM plain").expect("read");
+    assert_eq!(n, Some(1));
+    for (sql, what) in [
+        ("SET @x = 5", "user variable"),
+        ("SELECT @x", "user variable"),
+        (
+            "CREATE TEMPORARY TABLE tt (a INT)",
+            "CREATE TEMPORARY TABLE",
+        ),
+        ("SELECT GET_LOCK('k', 0)", "GET_LOCK"),
+    ] {
+        let e = my_err(c.query_drop(sql));
+        assert_eq!(e.code, 1235, "{sql}: {e:?}");
+        assert!(e.message.contains(what), "{sql}: {}", e.message);
+        assert!(e.message.contains("default_shard"), "{}", e.message);
+    }
+    let n: Option<i64> = c
+        .query_first("SELECT COUNT(*) FROM plain")
+        .expect("still usable");
+    assert_eq!(n, Some(1));
+    // Prepared statements on the schema's unsharded tables run on s1 too.
+    let ins = c
+        .prep("INSERT INTO plain VALUES (?)")
+        .expect("prepare insert");
+    c.exec_drop(&ins, (2,)).expect("prepared insert on s1");
+    let count = c.prep("SELECT COUNT(*) FROM plain").expect("prepare read");
+    let n: Option<i64> = c.exec_first(&count, ()).expect("prepared read");
+    assert_eq!(n, Some(2));
+    let on_s1: Option<i64> = s1
+        .query_first(format!("SELECT COUNT(*) FROM {db}.plain"))
+        .expect("direct");
+    assert_eq!(on_s1, Some(2), "both rows on s1");
+    for conn in [&mut s0, &mut s1] {
+        conn.query_drop(format!("DROP DATABASE IF EXISTS {db}"))
+            .expect("drop");
+    }
+}
