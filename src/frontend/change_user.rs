@@ -101,6 +101,7 @@ impl Session {
         self.held_replica = None;
         self.last_insert_id = 0;
         self.unread_insert_id = Default::default();
+        self.savepoints.clear();
         self.row_count = -1;
         self.found_rows = 0;
     }

@@ -112,6 +112,7 @@ async fn connect(
         row_count: -1,
         found_rows: 0,
         counts_elsewhere: false,
+        savepoints: Vec::new(),
         held_for: None,
         route: "",
         checkout_wait: std::time::Duration::ZERO,

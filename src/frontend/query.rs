@@ -41,6 +41,14 @@ impl Session {
         if self.session_functions(sql).await? {
             return Ok(());
         }
+        if self.status & crate::protocol::packets::status::IN_TRANS == 0 {
+            self.savepoints.clear();
+        }
+        if let Some(op) = router::savepoint::parse(sql)
+            && let Some(done) = self.savepoint_all(&snapshot, sql, &op).await
+        {
+            return done;
+        }
         if !self.others.is_empty()
             && let Some(commit) = prescan::ends_transaction(sql)
             && let Some(done) = self.end_transaction(&snapshot, payload, commit).await

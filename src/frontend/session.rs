@@ -74,6 +74,9 @@ pub struct Session {
     /// The last statement ran somewhere else than the held connection (another shard, several
     /// shards, a replica): that connection's own ROW_COUNT()/FOUND_ROWS() are not the session's.
     pub(super) counts_elsewhere: bool,
+    /// The client's savepoints in the current transaction, oldest first (lower-cased), set
+    /// again on shards that join it.
+    pub(super) savepoints: Vec<String>,
     /// Why the session kept its connection after the last command (as counted by the proxy).
     pub(super) held_for: Option<&'static str>,
     /// Where the current statement went, and how long it waited for backend connections

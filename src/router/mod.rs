@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod lexer;
 pub mod prescan;
+pub mod savepoint;
 pub mod shard;
 
 use std::fmt;

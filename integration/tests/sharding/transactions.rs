@@ -206,3 +206,61 @@ fn closing_a_statement_keeps_autocommit() {
         .expect("scatter outside a transaction");
     assert_eq!(n, vec![2]);
 }
+
+/// The client's savepoints hold on every shard of the transaction: ROLLBACK TO undoes each
+/// shard's work since the savepoint, whether the shard joined before it or after it.
+#[test]
+fn savepoints_span_shards() {
+    let (proxy, mut s0, mut s1, db) = setup();
+    let mut c = app(&proxy, &db);
+    let count = |conn: &mut mysql::Conn, table: &str| -> i64 {
+        conn.query_first(format!("SELECT COUNT(*) FROM {db}.{table}"))
+            .expect("count")
+            .unwrap_or(-1)
+    };
+    // user_id % 4: 1 -> orders_0001 (s0, the default shard), 2 -> orders_0002 (s1).
+    c.query_drop("BEGIN").expect("begin");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (1, 1, 1, 'keep')")
+        .expect("s0");
+    c.query_drop("SAVEPOINT a")
+        .expect("savepoint before s1 joins");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (2, 2, 1, 'undo')")
+        .expect("s1 joins after the savepoint");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (5, 5, 1, 'undo')")
+        .expect("s0 after the savepoint");
+    c.query_drop("ROLLBACK TO SAVEPOINT a")
+        .expect("rollback to a");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (6, 6, 1, 'keep')")
+        .expect("s1 again");
+    c.query_drop("SAVEPOINT `B`")
+        .expect("savepoint with s1 in the transaction");
+    c.query_drop("UPDATE orders SET status = 'undo' WHERE user_id IN (1, 6)")
+        .expect("both shards");
+    c.query_drop("rollback work to b").expect("rollback to b");
+    c.query_drop("RELEASE SAVEPOINT a").expect("release");
+    let e = my_err(c.query_drop("ROLLBACK TO a"));
+    assert_eq!(e.code, 1305, "released: {e:?}");
+    c.query_drop("COMMIT").expect("commit");
+    assert_eq!(
+        count(&mut s0, "orders_0001"),
+        1,
+        "user 1 kept, user 5 undone"
+    );
+    assert_eq!(
+        count(&mut s1, "orders_0002"),
+        1,
+        "user 2 undone, user 6 kept"
+    );
+    let statuses: Vec<String> = c
+        .query("SELECT status FROM orders WHERE user_id IN (1, 2, 5, 6) ORDER BY id")
+        .expect("read back");
+    assert_eq!(statuses, vec!["keep", "keep"]);
+    // A new transaction starts without the old savepoints.
+    c.query_drop("BEGIN").expect("begin");
+    c.query_drop("INSERT INTO orders (id, user_id, amount, status) VALUES (10, 2, 1, 'x')")
+        .expect("s1");
+    let e = my_err(c.query_drop("ROLLBACK TO b"));
+    assert_eq!(e.code, 1305, "no savepoint b in this transaction: {e:?}");
+    c.query_drop("ROLLBACK").expect("rollback");
+    assert_eq!(count(&mut s1, "orders_0002"), 1);
+}

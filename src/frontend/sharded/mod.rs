@@ -113,6 +113,7 @@ impl Session {
         self.sync(&mut conn).await?;
         if self.status & status::IN_TRANS != 0 && conn.status & status::IN_TRANS == 0 {
             self.simple_on(&mut conn, "BEGIN").await?;
+            self.savepoints_on_join(&mut conn).await?;
         }
         Ok(conn)
     }

@@ -8,6 +8,7 @@ use crate::backend::pool::PooledConn;
 use crate::frontend::FrontendError;
 use crate::frontend::session::Session;
 use crate::protocol::packets::{self, status};
+use crate::router::savepoint::Savepoint;
 use crate::runtime::Snapshot;
 
 impl Session {
@@ -135,5 +136,79 @@ fn cause_of(e: &FrontendError) -> String {
             msg.into_owned()
         }
         other => other.to_string(),
+    }
+}
+
+impl Session {
+    /// A savepoint statement inside a transaction on a sharded setup: run on the default
+    /// shard's connection and on every other shard in the transaction, so that `ROLLBACK TO`
+    /// undoes every shard's work since the savepoint; shards that join the transaction later
+    /// get the savepoints at BEGIN (`savepoints_on_join`). `None` outside a transaction.
+    pub(in crate::frontend) async fn savepoint_all(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        sql: &[u8],
+        op: &Savepoint,
+    ) -> Option<Result<(), FrontendError>> {
+        if snapshot.config.sharding.is_empty() || !self.in_transaction() {
+            return None;
+        }
+        let default = snapshot.registry.default_shard;
+        let mut conns: Vec<(usize, PooledConn)> = Vec::with_capacity(1 + self.others.len());
+        match self.checkout().await {
+            Ok(conn) => conns.push((default, conn)),
+            Err(e) => return Some(Err(e)),
+        }
+        let busy: Vec<usize> = self
+            .others
+            .iter()
+            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
+            .map(|(s, _)| *s)
+            .collect();
+        conns.extend(
+            busy.iter()
+                .filter_map(|s| self.others.remove(s).map(|c| (*s, c))),
+        );
+        let text = String::from_utf8_lossy(sql).into_owned();
+        let mut result = Ok(());
+        for (i, (_, conn)) in conns.iter_mut().enumerate() {
+            if let Err(e) = self.simple_on(conn, &text).await {
+                if i > 0 {
+                    // The default shard took it, this one did not: the shards' savepoints
+                    // differ now, and only ending the transaction makes them agree again.
+                    tracing::warn!(conn = self.id, backend = conn.pool().name(), "{text}: {e}");
+                }
+                result = Err(e);
+                break;
+            }
+        }
+        let status = conns.first().map(|(_, c)| c.status);
+        for (shard, conn) in conns {
+            self.put_shard_conn(snapshot, shard, conn);
+        }
+        if let Some(st) = status {
+            self.status = st;
+        }
+        if let Err(e) = result {
+            return Some(Err(e));
+        }
+        op.apply(&mut self.savepoints);
+        let mut seq = self.reply_seq;
+        self.client
+            .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
+        Some(self.client.flush().await.map_err(FrontendError::Protocol))
+    }
+
+    /// On a shard joining the session's transaction (after its BEGIN): the savepoints the
+    /// transaction has, so that rolling back to one also undoes this shard's work.
+    pub(in crate::frontend) async fn savepoints_on_join(
+        &self,
+        conn: &mut PooledConn,
+    ) -> Result<(), FrontendError> {
+        for name in &self.savepoints {
+            let sql = format!("SAVEPOINT `{}`", name.replace('`', "``"));
+            self.simple_on(conn, &sql).await?;
+        }
+        Ok(())
     }
 }
