@@ -66,27 +66,19 @@ impl Session {
         payload: &[u8],
         commit: bool,
     ) -> Option<Result<(), FrontendError>> {
-        let busy: Vec<usize> = self
+        if !self
             .others
-            .iter()
-            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
-            .map(|(s, _)| *s)
-            .collect();
-        if busy.is_empty() {
+            .values()
+            .any(|c| c.status & status::IN_TRANS != 0)
+        {
             return None;
         }
         // The default shard first (where BEGIN ran), then the others; the statement as the
         // client wrote it (COMMIT AND CHAIN, ROLLBACK RELEASE, ...).
-        let default = snapshot.registry.default_shard;
-        let mut conns: Vec<(usize, PooledConn)> = Vec::with_capacity(busy.len() + 1);
-        match self.checkout().await {
-            Ok(conn) => conns.push((default, conn)),
+        let mut conns = match self.transaction_conns(snapshot).await {
+            Ok(conns) => conns,
             Err(e) => return Some(Err(e)),
-        }
-        conns.extend(
-            busy.iter()
-                .filter_map(|s| self.others.remove(s).map(|c| (*s, c))),
-        );
+        };
         let sql = String::from_utf8_lossy(payload.get(1..).unwrap_or_default()).into_owned();
         let result = if commit {
             self.commit_all(&mut conns, &sql).await
@@ -100,6 +92,38 @@ impl Session {
             }
             first_err.map_or(Ok(()), Err)
         };
+        Some(self.finish_on_all(snapshot, conns, result).await)
+    }
+
+    /// The session's connections in its transaction: the default shard's first, then every
+    /// other shard's that is inside the transaction (taken out of `others`).
+    async fn transaction_conns(
+        &mut self,
+        snapshot: &Snapshot,
+    ) -> Result<Vec<(usize, PooledConn)>, FrontendError> {
+        let conn = self.checkout().await?;
+        let mut conns = vec![(snapshot.registry.default_shard, conn)];
+        let busy: Vec<usize> = self
+            .others
+            .iter()
+            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
+            .map(|(s, _)| *s)
+            .collect();
+        conns.extend(
+            busy.iter()
+                .filter_map(|s| self.others.remove(s).map(|c| (*s, c))),
+        );
+        Ok(conns)
+    }
+
+    /// Puts back the connections of `transaction_conns`, takes the default shard's status,
+    /// and replies OK (or the error) for a statement the proxy ran on each of them.
+    async fn finish_on_all(
+        &mut self,
+        snapshot: &Snapshot,
+        conns: Vec<(usize, PooledConn)>,
+        result: Result<(), FrontendError>,
+    ) -> Result<(), FrontendError> {
         let status = conns.first().map(|(_, c)| c.status);
         for (shard, conn) in conns {
             self.put_shard_conn(snapshot, shard, conn);
@@ -107,13 +131,11 @@ impl Session {
         if let Some(st) = status {
             self.status = st;
         }
-        if let Err(e) = result {
-            return Some(Err(e));
-        }
+        result?;
         let mut seq = self.reply_seq;
         self.client
             .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
-        Some(self.client.flush().await.map_err(FrontendError::Protocol))
+        self.client.flush().await.map_err(FrontendError::Protocol)
     }
 
     /// Returns the other shards' connections (reset) at the end of the session.
@@ -153,22 +175,10 @@ impl Session {
         if snapshot.config.sharding.is_empty() || !self.in_transaction() {
             return None;
         }
-        let default = snapshot.registry.default_shard;
-        let mut conns: Vec<(usize, PooledConn)> = Vec::with_capacity(1 + self.others.len());
-        match self.checkout().await {
-            Ok(conn) => conns.push((default, conn)),
+        let mut conns = match self.transaction_conns(snapshot).await {
+            Ok(conns) => conns,
             Err(e) => return Some(Err(e)),
-        }
-        let busy: Vec<usize> = self
-            .others
-            .iter()
-            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
-            .map(|(s, _)| *s)
-            .collect();
-        conns.extend(
-            busy.iter()
-                .filter_map(|s| self.others.remove(s).map(|c| (*s, c))),
-        );
+        };
         let text = String::from_utf8_lossy(sql).into_owned();
         let mut result = Ok(());
         for (i, (_, conn)) in conns.iter_mut().enumerate() {
@@ -182,21 +192,10 @@ impl Session {
                 break;
             }
         }
-        let status = conns.first().map(|(_, c)| c.status);
-        for (shard, conn) in conns {
-            self.put_shard_conn(snapshot, shard, conn);
+        if result.is_ok() {
+            op.apply(&mut self.savepoints);
         }
-        if let Some(st) = status {
-            self.status = st;
-        }
-        if let Err(e) = result {
-            return Some(Err(e));
-        }
-        op.apply(&mut self.savepoints);
-        let mut seq = self.reply_seq;
-        self.client
-            .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
-        Some(self.client.flush().await.map_err(FrontendError::Protocol))
+        Some(self.finish_on_all(snapshot, conns, result).await)
     }
 
     /// On a shard joining the session's transaction (after its BEGIN): the savepoints the
