@@ -36,10 +36,17 @@ impl Savepoint {
 
 /// The savepoint statement `sql` is, if it is one.
 pub fn parse(sql: &[u8]) -> Option<Savepoint> {
-    let first = super::prescan::skip_noise(sql)
-        .first()?
-        .to_ascii_uppercase();
-    if !matches!(first, b'S' | b'R') {
+    // Every statement passes here: look at the first word before tokenizing anything.
+    let start = super::prescan::skip_noise(sql);
+    let end = start
+        .iter()
+        .position(|b| !b.is_ascii_alphabetic())
+        .unwrap_or(start.len());
+    let first = &start[..end];
+    if !["SAVEPOINT", "ROLLBACK", "RELEASE"]
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w.as_bytes()))
+    {
         return None;
     }
     let tokens: Vec<Token<'_>> = Lexer::new(sql)
