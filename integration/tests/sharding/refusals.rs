@@ -168,6 +168,26 @@ fn session_state_outside_the_proxy_s_default_shard_is_refused() {
         .query_first("SELECT COUNT(*) FROM plain")
         .expect("still usable");
     assert_eq!(n, Some(1));
+    // Session variables set there are the session's, and only the session's.
+    c.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'")
+        .expect("set on s1");
+    let mut other = app(&proxy, &db);
+    for _ in 0..3 {
+        let mode: Option<String> = c.query_first("SELECT @@session.sql_mode").expect("mode");
+        assert_eq!(
+            mode.as_deref(),
+            Some("ANSI_QUOTES"),
+            "the session's own setting"
+        );
+        let mode: Option<String> = other
+            .query_first("SELECT @@session.sql_mode")
+            .expect("other mode");
+        assert_ne!(
+            mode.as_deref(),
+            Some("ANSI_QUOTES"),
+            "another session does not inherit it"
+        );
+    }
     // Prepared statements on the schema's unsharded tables run on s1 too.
     let ins = c
         .prep("INSERT INTO plain VALUES (?)")

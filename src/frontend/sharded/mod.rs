@@ -79,10 +79,16 @@ impl Session {
         self.flush_unread_insert_id().await;
         let mut conn = self.shard_conn(snapshot, shard).await?;
         let result = self.relay_on(&mut conn, payload, Expect::Results).await;
-        if let Ok(out) = &result
-            && (out.insert_id > 0 || self.wants_last_insert_id)
-        {
-            self.take_last_insert_id(&mut conn, out.insert_id).await;
+        if let Ok(out) = &result {
+            // Session variables a statement there set (SET in a schema whose default shard
+            // is this one) belong to the session, as on the default shard's connection.
+            self.note_vars(&out.vars);
+            if !out.vars.is_empty() {
+                conn.vars = Arc::clone(&self.vars);
+            }
+            if out.insert_id > 0 || self.wants_last_insert_id {
+                self.take_last_insert_id(&mut conn, out.insert_id).await;
+            }
         }
         self.keep_shard(shard, conn);
         let out = result?;
