@@ -123,6 +123,20 @@ impl Session {
         }
     }
 
+    /// `ROW_COUNT()` and `FOUND_ROWS()` after a reply from another connection than the held
+    /// one (another shard, a replica): the held connection's own values are not the session's.
+    pub(super) fn note_result_elsewhere(&mut self, out: &Outcome) {
+        self.note_result(out);
+        self.counts_elsewhere = true;
+    }
+
+    /// `ROW_COUNT()` after a statement the proxy answered itself or combined from several
+    /// connections (a refusal: -1, a split write: the affected rows summed).
+    pub(super) fn note_count_elsewhere(&mut self, row_count: i64) {
+        self.row_count = row_count;
+        self.counts_elsewhere = true;
+    }
+
     /// `ROW_COUNT()` and `FOUND_ROWS()` after a reply.
     pub(super) fn note_result(&mut self, out: &Outcome) {
         self.counts_elsewhere = false;

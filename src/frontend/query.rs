@@ -60,8 +60,7 @@ impl Session {
             Plan::Admin(admin) => self.admin(admin, &snapshot).await,
             Plan::Refused(e) => {
                 // As after any failed statement.
-                self.row_count = -1;
-                self.counts_elsewhere = true;
+                self.note_count_elsewhere(-1);
                 Err(e.into())
             }
             Plan::Sharded { plan, .. } => self.run_sharded(&snapshot, plan, &mut counted).await,
@@ -77,7 +76,7 @@ impl Session {
                         .then_some("a user variable")
                 });
                 if let Some(what) = bound {
-                    self.row_count = -1;
+                    self.note_count_elsewhere(-1);
                     return Err(FrontendError::Sharding(
                         router::shard::error::ShardError::unsupported(
                             &[],
@@ -241,8 +240,7 @@ impl Session {
             let result = self.relay_on(&mut conn, &body, Expect::Results).await;
             match result {
                 Ok(out) => {
-                    self.note_result(&out);
-                    self.counts_elsewhere = true;
+                    self.note_result_elsewhere(&out);
                     if out.warnings > 0 {
                         // SHOW WARNINGS must reach this connection.
                         self.held_replica = Some(conn);

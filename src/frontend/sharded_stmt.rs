@@ -184,19 +184,7 @@ impl Session {
             let out = self.keep(conn, result)?;
             self.note_result(&out);
         } else {
-            if let Ok(out) = &result
-                && (out.insert_id > 0 || self.wants_last_insert_id)
-            {
-                self.take_last_insert_id(&mut conn, out.insert_id).await;
-            }
-            self.put_shard_conn(snapshot, shard, conn);
-            let out = result?;
-            self.note_result(&out);
-            self.counts_elsewhere = true;
-            self.status = out.status;
-            if let Some(g) = out.last_gtid {
-                self.shard_gtids.insert(shard, g);
-            }
+            self.keep_other_shard(shard, conn, result).await?;
         }
         Ok(())
     }

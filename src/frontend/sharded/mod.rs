@@ -79,6 +79,18 @@ impl Session {
         self.flush_unread_insert_id().await;
         let mut conn = self.shard_conn(snapshot, shard).await?;
         let result = self.relay_on(&mut conn, payload, Expect::Results).await;
+        self.keep_other_shard(shard, conn, result).await
+    }
+
+    /// After a statement relayed on another shard's connection: records what its reply says
+    /// of the session (session variables it set, `LAST_INSERT_ID()`, `ROW_COUNT()`, status,
+    /// GTID) and keeps the connection while the session needs it.
+    pub(super) async fn keep_other_shard(
+        &mut self,
+        shard: usize,
+        mut conn: PooledConn,
+        result: Result<Outcome, crate::executor::ExecError>,
+    ) -> Result<Outcome, FrontendError> {
         if let Ok(out) = &result {
             // Session variables a statement there set (SET in a schema whose default shard
             // is this one) belong to the session, as on the default shard's connection.
@@ -92,8 +104,7 @@ impl Session {
         }
         self.keep_shard(shard, conn);
         let out = result?;
-        self.note_result(&out);
-        self.counts_elsewhere = true;
+        self.note_result_elsewhere(&out);
         self.status = out.status;
         if let Some(gtid) = &out.last_gtid {
             self.shard_gtids.insert(shard, gtid.clone());

@@ -126,17 +126,9 @@ impl Session {
                 self.put_shard_conn(snapshot, shard, conn);
             }
         }
-        let out = match result {
-            Ok(out) => out,
-            Err(e) => {
-                self.row_count = -1;
-                self.counts_elsewhere = true;
-                return Err(e);
-            }
-        };
         // ROW_COUNT() is -1 after a result set or an error; FOUND_ROWS() counts merged rows.
-        self.row_count = -1;
-        self.counts_elsewhere = true;
+        self.note_count_elsewhere(-1);
+        let out = result?;
         if !out.failed {
             self.found_rows = out.rows;
         }

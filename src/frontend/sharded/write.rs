@@ -62,16 +62,9 @@ impl Session {
             self.put_shard_conn(snapshot, shard, conn);
         }
         self.note_write();
-        let total = match result {
-            Ok(total) => total,
-            Err(e) => {
-                self.row_count = -1;
-                self.counts_elsewhere = true;
-                return Err(e);
-            }
-        };
-        self.counts_elsewhere = true;
-        self.row_count = i64::try_from(total.ok.affected_rows).unwrap_or(i64::MAX);
+        self.note_count_elsewhere(-1);
+        let total = result?;
+        self.note_count_elsewhere(i64::try_from(total.ok.affected_rows).unwrap_or(i64::MAX));
         if let Some(last) = total.status_from {
             self.status = last;
         }
