@@ -86,6 +86,7 @@ impl BackendConn {
         while status & MORE_RESULTS_EXISTS != 0 {
             status = self.read_result(&mut seq, &mut budget, false).await?.status;
         }
+        self.reply_read();
         Ok(first.result)
     }
 

@@ -113,6 +113,7 @@ impl BackendConn {
                 for _ in 0..(u32::from(params) + u32::from(cols) + eofs) {
                     self.read_reply(&mut seq).await?;
                 }
+                self.reply_read();
                 if let Some(old) = self.statements.insert(Arc::clone(sql), id, params) {
                     let mut close = vec![command::COM_STMT_CLOSE];
                     close.extend_from_slice(&old.to_le_bytes());
@@ -124,7 +125,10 @@ impl BackendConn {
                     last_used: 0,
                 }))
             }
-            Some(ERR_HEADER) => Ok(Prepared::Refused(reply.to_vec())),
+            Some(ERR_HEADER) => {
+                self.reply_read();
+                Ok(Prepared::Refused(reply.to_vec()))
+            }
             _ => {
                 self.reusable = false;
                 Err(ProtocolError::Malformed("bad COM_STMT_PREPARE reply"))

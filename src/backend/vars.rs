@@ -25,9 +25,7 @@ pub enum VarKind {
 pub fn var_kind(name: &str) -> VarKind {
     match name {
         // The last two follow the default schema (COM_INIT_DB sets them).
-        "autocommit" | "last_insert_id" | "character_set_database" | "collation_database" => {
-            VarKind::Ignore
-        }
+        "last_insert_id" | "character_set_database" | "collation_database" => VarKind::Ignore,
         "insert_id" | "rand_seed1" | "rand_seed2" | "gtid_seq_no" => VarKind::NextStatement,
         "session_track_system_variables"
         | "session_track_state_change"
@@ -251,7 +249,7 @@ mod tests {
     #[test]
     fn variable_kinds() {
         assert_eq!(var_kind("sql_mode"), VarKind::Replay);
-        assert_eq!(var_kind("autocommit"), VarKind::Ignore);
+        assert_eq!(var_kind("autocommit"), VarKind::Replay);
         assert_eq!(var_kind("collation_database"), VarKind::Ignore);
         assert_eq!(var_kind("insert_id"), VarKind::NextStatement);
         assert!(matches!(

@@ -49,6 +49,9 @@ pub async fn run_command(
             return Err(lost(e));
         }
     };
+    // One packet is the whole reply to a write (anything else is not reused, below).
+    conn.reply_read();
+    conn.last_failed = p.first() == Some(&ERR_HEADER);
     match p.first().copied() {
         Some(ERR_HEADER) => Ok(Err(p.to_vec())),
         Some(OK_HEADER) => {

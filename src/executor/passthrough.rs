@@ -126,6 +126,7 @@ pub async fn prepare(
             .await
         }
         Some(ERR_HEADER) => {
+            conn.reply_read();
             crate::metrics::error_sent(&first);
             client.write_packet(&mut seq, &first);
             client.flush().await.map_err(ExecError::Client)?;
@@ -218,11 +219,13 @@ pub async fn relay(
             .await
             .map_err(|e| client_gone(conn, e))?;
     }
-    client.flush().await.map_err(|e| client_gone(conn, e))?;
     conn.status = tracker.status;
+    conn.last_failed = tracker.failed;
     if let Some(schema) = &tracker.schema {
         conn.schema = Some(schema.clone());
     }
+    conn.reply_read();
+    client.flush().await.map_err(|e| client_gone(conn, e))?;
     let row_count = match (tracker.failed, tracker.rows) {
         (false, None) => i64::try_from(tracker.affected_rows).unwrap_or(i64::MAX),
         _ => -1,

@@ -85,11 +85,15 @@ impl Session {
             })
         };
         if self.schema.is_none() && conn.schema.is_some() {
-            // Only a reset takes a connection back to no default schema.
-            if let Reply::Err(p) = conn.reset().await.map_err(lost)? {
-                return Err(FrontendError::BackendReply(p));
+            // Only logging in again without a schema takes a connection back to none
+            // (COM_RESET_CONNECTION keeps it).
+            if let Err(e) = conn.change_user_without_schema(pool.target()).await {
+                tracing::warn!(
+                    backend = pool.name(),
+                    "cannot clear the default schema: {e}"
+                );
+                return Err(lost(ProtocolError::Malformed("COM_CHANGE_USER failed")));
             }
-            conn.schema = None;
         }
         if let Some(schema) = &self.schema
             && conn.schema.as_ref() != Some(schema)

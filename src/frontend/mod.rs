@@ -19,6 +19,7 @@ mod sharded_stmt;
 mod slow;
 pub mod statements;
 mod stmt_commands;
+mod transaction;
 
 use crate::backend::BackendError;
 use crate::executor::ExecError;

@@ -41,8 +41,11 @@ impl Session {
         if self.session_functions(sql).await? {
             return Ok(());
         }
-        if self.status & crate::protocol::packets::status::IN_TRANS == 0 {
+        if !self.txn_open() && self.autocommit() {
             self.savepoints.clear();
+        }
+        if router::txn::commits_implicitly(sql) {
+            self.commit_before(&snapshot).await?;
         }
         if let Some(op) = router::savepoint::parse(sql)
             && let Some(done) = self.savepoint_all(&snapshot, sql, &op).await

@@ -171,7 +171,10 @@ impl Session {
             self.route = "proxy";
             self.checkout_wait = std::time::Duration::ZERO;
             let started = Instant::now();
+            let (txn_before, autocommit_before) = (self.shards_in_transaction(), self.autocommit());
             let result = self.dispatch(&payload).await;
+            self.follow_transaction_end(&txn_before, autocommit_before)
+                .await;
             self.log_if_slow(&payload, started.elapsed());
             match result {
                 Ok(true) => {}
@@ -346,8 +349,7 @@ impl Session {
             self.pins.clear();
         }
         let out = result?;
-        // Cursor flags describe one reply, not the session.
-        self.status = out.status & !(status::CURSOR_EXISTS | status::LAST_ROW_SENT);
+        self.note_status(out.status);
         if let Some(schema) = &out.schema {
             self.schema = Some(schema.clone());
         }

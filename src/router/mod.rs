@@ -6,6 +6,7 @@ pub mod lexer;
 pub mod prescan;
 pub mod savepoint;
 pub mod shard;
+pub mod txn;
 
 use std::fmt;
 

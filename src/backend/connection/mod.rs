@@ -82,6 +82,14 @@ pub struct BackendConn {
     pub status: u16,
     /// False once a reply was not read to its end or the socket failed: never reuse it.
     pub reusable: bool,
+    /// A command was (or was being) sent and its reply is not read to its end yet. Set before
+    /// the first byte goes out, cleared by [`BackendConn::reply_read`] where a reader reaches
+    /// the reply's end: a connection given back while it is set is closed, whatever future was
+    /// cancelled in between (a reply left for the next session to read is another session's).
+    pub reply_pending: bool,
+    /// The last reply read to its end was an ERR (a failed statement can end a transaction:
+    /// a deadlock rolls it back).
+    pub last_failed: bool,
     pub created: Instant,
     pub last_used: Instant,
     /// The server reports each commit's GTID in OK packets (MariaDB `last_gtid` tracking).
@@ -100,6 +108,12 @@ pub struct BackendConn {
     pub state_key: u64,
     /// Statements the proxy prepared on this connection for sessions that borrow it.
     pub statements: super::statements::StatementCache,
+    /// The login's authentication plugin and scramble (COM_CHANGE_USER answers to them).
+    login_plugin: String,
+    login_scramble: [u8; 20],
+    /// The multi-statement option may differ from `multi_statements` (after a reset, which
+    /// MariaDB does not apply to it): the next `set_multi_statements` sends it.
+    multi_statements_unsure: bool,
 }
 
 /// Capabilities the proxy asks of backends.
@@ -226,6 +240,8 @@ impl BackendConn {
             // The server default (autocommit on, no transaction) until a reply says otherwise.
             status: crate::protocol::packets::status::AUTOCOMMIT,
             reusable: true,
+            reply_pending: false,
+            last_failed: false,
             tracks_gtids: false,
             vars: Default::default(),
             last_insert_id: Some(0),
@@ -235,13 +251,16 @@ impl BackendConn {
             statements: Default::default(),
             created: Instant::now(),
             last_used: Instant::now(),
+            login_plugin: plugin.clone(),
+            login_scramble: scramble,
+            multi_statements_unsure: false,
         };
         conn.finish_auth(target, plugin, scramble, seq).await?;
         conn.enable_tracking().await.map_err(lost)?;
         Ok(conn)
     }
 
-    fn auth_response(plugin: &str, scramble: &[u8; 20], password: &str) -> Vec<u8> {
+    pub(super) fn auth_response(plugin: &str, scramble: &[u8; 20], password: &str) -> Vec<u8> {
         if password.is_empty() {
             return Vec::new();
         }
@@ -255,7 +274,7 @@ impl BackendConn {
 
     /// Reads the server's answers to the login until OK, following auth switches and
     /// caching_sha2_password's fast path or full authentication (RSA public key exchange).
-    async fn finish_auth(
+    pub(super) async fn finish_auth(
         &mut self,
         target: &Target,
         mut plugin: String,
@@ -348,13 +367,31 @@ impl BackendConn {
     /// Returns the sequence id the reply starts with.
     pub async fn send_command(&mut self, payload: &[u8]) -> Result<u8, ProtocolError> {
         let mut seq = 0;
+        self.reply_pending = true;
         self.io.write_packet(&mut seq, payload);
         self.last_used = Instant::now();
         let r = self.io.flush().await;
         if r.is_err() {
             self.reusable = false;
         }
+        if !has_reply(payload) {
+            self.reply_pending = false;
+        }
         r.map(|()| seq)
+    }
+
+    /// The reply to the last command has been read to its end.
+    pub fn reply_read(&mut self) {
+        self.reply_pending = false;
+    }
+
+    /// Can this connection go to another session as it is? Its last reply was read to the
+    /// end, nothing unasked is buffered, and the server reports no open transaction.
+    pub fn is_clean(&self) -> bool {
+        self.reusable
+            && !self.reply_pending
+            && !self.io.has_unread()
+            && self.status & crate::protocol::packets::status::IN_TRANS == 0
     }
 
     /// Runs one of the proxy's own commands that answers with OK (or EOF) or ERR.
@@ -362,6 +399,9 @@ impl BackendConn {
         let seq = self.send_command(payload).await?;
         let result = self.io.read_packet(seq, MAX_INTERNAL_REPLY).await;
         let (p, _) = result.inspect_err(|_| self.reusable = false)?;
+        // One packet is the whole reply to these commands.
+        self.reply_read();
+        self.last_failed = p.first() == Some(&ERR_HEADER);
         match p.first().copied() {
             Some(ERR_HEADER) => Ok(Reply::Err(p.to_vec())),
             Some(OK_HEADER) => {
@@ -382,4 +422,14 @@ impl BackendConn {
             }
         }
     }
+}
+
+/// Does the server answer this command? COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA and COM_QUIT
+/// have no reply.
+fn has_reply(payload: &[u8]) -> bool {
+    use crate::protocol::command;
+    !matches!(
+        payload.first().copied(),
+        Some(command::COM_STMT_CLOSE | command::COM_STMT_SEND_LONG_DATA | command::COM_QUIT)
+    )
 }

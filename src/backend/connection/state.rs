@@ -1,7 +1,8 @@
 //! The commands that set a backend connection's session state on behalf of sessions: default
 //! schema, session tracking, reset, multi-statement option.
 
-use super::{BackendConn, Reply};
+use super::{BackendConn, HANDSHAKE_COLLATION, Reply, Target};
+use crate::backend::BackendError;
 use crate::protocol::packets;
 use crate::protocol::{ProtocolError, command};
 
@@ -60,14 +61,54 @@ impl BackendConn {
         self.statements.clear();
         self.vars = Default::default();
         self.last_insert_id = None;
-        self.multi_statements = true;
+        self.multi_statements_unsure = true;
         self.enable_tracking().await?;
         Ok(r)
     }
 
+    /// Takes the connection back to no default schema by logging in again as the same user
+    /// without one (COM_CHANGE_USER): COM_RESET_CONNECTION keeps the schema, and nothing else
+    /// unsets it. Everything else a reset clears is cleared too.
+    pub async fn change_user_without_schema(
+        &mut self,
+        target: &Target,
+    ) -> Result<(), BackendError> {
+        let lost = |source| BackendError::Lost {
+            backend: target.name.clone(),
+            source,
+        };
+        let auth = Self::auth_response(&self.login_plugin, &self.login_scramble, &target.password);
+        let mut p = Vec::with_capacity(64 + target.user.len());
+        p.push(command::COM_CHANGE_USER);
+        p.extend_from_slice(target.user.as_bytes());
+        p.push(0);
+        p.push(u8::try_from(auth.len()).unwrap_or(0));
+        p.extend_from_slice(&auth);
+        p.push(0); // no default schema
+        p.extend_from_slice(&HANDSHAKE_COLLATION.to_le_bytes());
+        p.extend_from_slice(self.login_plugin.as_bytes());
+        p.push(0);
+        // The connection logged in with CLIENT_CONNECT_ATTRS: an (empty) attribute block.
+        p.push(0);
+        let seq = self.send_command(&p).await.map_err(lost)?;
+        let (plugin, scramble) = (self.login_plugin.clone(), self.login_scramble);
+        if let Err(e) = self.finish_auth(target, plugin, scramble, seq).await {
+            self.reusable = false;
+            return Err(e);
+        }
+        self.reply_read();
+        self.schema = None;
+        self.collation = HANDSHAKE_COLLATION;
+        self.statements.clear();
+        self.vars = Default::default();
+        self.last_insert_id = None;
+        self.multi_statements_unsure = true;
+        self.enable_tracking().await.map_err(lost)
+    }
+
     /// Sets the multi-statement option (COM_SET_OPTION) if it differs.
     pub async fn set_multi_statements(&mut self, on: bool) -> Result<Reply, ProtocolError> {
-        if self.multi_statements == on {
+        if self.multi_statements == on && !self.multi_statements_unsure {
             return Ok(Reply::Ok {
                 status: self.status,
             });
@@ -78,6 +119,7 @@ impl BackendConn {
         let r = self.simple_command(&p).await?;
         if matches!(r, Reply::Ok { .. }) {
             self.multi_statements = on;
+            self.multi_statements_unsure = false;
         }
         Ok(r)
     }

@@ -115,7 +115,7 @@ impl CheckerSlot {
             conn.why = Close::Lifetime;
             return;
         }
-        if conn.reusable && !conn.io.has_unread() {
+        if conn.is_clean() {
             self.conn = conn.conn.take();
         }
     }

@@ -99,7 +99,15 @@ impl Drop for PooledConn {
     fn drop(&mut self) {
         if let Some(mut conn) = self.conn.take() {
             conn.io.shrink();
-            if conn.io.has_unread() {
+            // The one gate every connection passes on its way to another session.
+            if conn.reusable && !conn.is_clean() {
+                tracing::warn!(
+                    backend = self.pool.name(),
+                    reply_pending = conn.reply_pending,
+                    unread = conn.io.has_unread(),
+                    status = conn.status,
+                    "connection given back unclean (reply not read, or inside a transaction): closed"
+                );
                 conn.reusable = false;
             }
             self.pool.give_back(conn);

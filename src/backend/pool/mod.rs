@@ -162,6 +162,11 @@ impl Pool {
         &self.target.name
     }
 
+    /// Where and as whom this pool's connections log in.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
     /// Does this pool reach the same server as the same user as `t`?
     pub fn same_backend(&self, t: &Target) -> bool {
         self.target.address == t.address

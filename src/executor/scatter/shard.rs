@@ -59,6 +59,12 @@ impl<'c> Shard<'c> {
         }
     }
 
+    /// The reply was read to its end.
+    fn finished(&mut self) {
+        self.done = true;
+        self.conn.reply_read();
+    }
+
     fn lost(&mut self, source: ProtocolError, partial: bool) -> ExecError {
         self.conn.reusable = false;
         self.done = true;
@@ -85,14 +91,14 @@ impl<'c> Shard<'c> {
         let first = self.read(partial).await?;
         match first[0] {
             ERR_HEADER => {
-                self.done = true;
+                self.finished();
                 return Ok(Header::Err(first));
             }
             OK_HEADER => {
                 let ok = packets::Ok::parse(&first, true).map_err(|e| self.lost(e, partial))?;
                 self.status = ok.status;
                 self.warnings = ok.warnings;
-                self.done = true;
+                self.finished();
                 if ok.status & packets::status::MORE_RESULTS_EXISTS != 0 {
                     return Err(self.lost(
                         ProtocolError::Malformed("several results to a scattered query"),
@@ -131,7 +137,7 @@ impl<'c> Shard<'c> {
         }
         let p = self.read(partial).await?;
         if p[0] == ERR_HEADER {
-            self.done = true;
+            self.finished();
             return Ok(Next::Err(p));
         }
         if !packets::is_terminator(&p, self.deprecate_eof) {
@@ -141,7 +147,7 @@ impl<'c> Shard<'c> {
             .map_err(|e| self.lost(e, partial))?;
         self.warnings = warnings;
         self.status = status;
-        self.done = true;
+        self.finished();
         if status & packets::status::MORE_RESULTS_EXISTS != 0 {
             let e = ProtocolError::Malformed("several results to a scattered query");
             return Err(self.lost(e, partial));

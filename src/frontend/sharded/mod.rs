@@ -25,11 +25,6 @@ use crate::router::shard::plan::{ShardedKind, ShardedPlan};
 use crate::runtime::Snapshot;
 
 impl Session {
-    /// Inside a transaction (explicit, or autocommit off)?
-    pub(in crate::frontend) fn in_transaction(&self) -> bool {
-        self.status & status::IN_TRANS != 0 || self.status & status::AUTOCOMMIT == 0
-    }
-
     pub(super) async fn run_sharded(
         &mut self,
         snapshot: &Arc<Snapshot>,
@@ -105,7 +100,7 @@ impl Session {
         self.keep_shard(shard, conn);
         let out = result?;
         self.note_result_elsewhere(&out);
-        self.status = out.status;
+        self.note_status(out.status);
         if let Some(gtid) = &out.last_gtid {
             self.shard_gtids.insert(shard, gtid.clone());
         }
@@ -128,11 +123,23 @@ impl Session {
             }
         };
         self.sync(&mut conn).await?;
-        if self.status & status::IN_TRANS != 0 && conn.status & status::IN_TRANS == 0 {
-            self.simple_on(&mut conn, "BEGIN").await?;
-            self.savepoints_on_join(&mut conn).await?;
-        }
+        self.join_transaction(&mut conn).await?;
         Ok(conn)
+    }
+
+    /// A connection the statement uses joins the session's transaction when it is open on
+    /// another connection (or has savepoints): BEGIN, then the transaction's savepoints. With
+    /// autocommit off and no transaction open anywhere, the connection (which carries
+    /// autocommit off) opens its part itself, as one server would.
+    async fn join_transaction(&self, conn: &mut PooledConn) -> Result<(), FrontendError> {
+        if conn.status & status::IN_TRANS != 0 {
+            return Ok(());
+        }
+        if self.txn_open() || !self.savepoints.is_empty() {
+            self.simple_on(conn, "BEGIN").await?;
+            self.savepoints_on_join(conn).await?;
+        }
+        Ok(())
     }
 
     /// Remembers the GTID of the session's last commit on `shard` (read-your-writes).
@@ -167,9 +174,7 @@ impl Session {
     ) -> Result<PooledConn, FrontendError> {
         if shard == snapshot.registry.default_shard {
             let mut conn = self.checkout().await?;
-            if self.status & status::IN_TRANS != 0 && conn.status & status::IN_TRANS == 0 {
-                self.simple_on(&mut conn, "BEGIN").await?;
-            }
+            self.join_transaction(&mut conn).await?;
             Ok(conn)
         } else {
             self.shard_conn(snapshot, shard).await

@@ -11,7 +11,6 @@ use crate::executor::merge::column::ColumnCollations;
 use crate::executor::scatter;
 use crate::frontend::FrontendError;
 use crate::frontend::session::Session;
-use crate::protocol::packets::status;
 use crate::router::Role;
 use crate::router::shard::plan::{MergeSpec, ShardedPlan};
 use crate::runtime::Snapshot;
@@ -135,7 +134,7 @@ impl Session {
         // Only the transaction's own connections say anything about the session's state;
         // borrowed connections outside a transaction do not.
         if in_txn && !out.failed {
-            self.status = (self.status & !status::IN_TRANS) | (out.status & status::IN_TRANS);
+            self.note_status(self.status);
         }
         Ok(())
     }

@@ -83,15 +83,9 @@ impl Session {
         let result = if commit {
             self.commit_all(&mut conns, &sql).await
         } else {
-            let mut first_err = None;
-            for (_, conn) in conns.iter_mut() {
-                if let Err(e) = self.simple_on(conn, &sql).await {
-                    conn.reusable = false;
-                    first_err.get_or_insert(e);
-                }
-            }
-            first_err.map_or(Ok(()), Err)
+            self.rollback_all(&mut conns, &sql).await
         };
+        self.savepoints.clear();
         Some(self.finish_on_all(snapshot, conns, result).await)
     }
 
@@ -129,13 +123,66 @@ impl Session {
             self.put_shard_conn(snapshot, shard, conn);
         }
         if let Some(st) = status {
-            self.status = st;
+            self.note_status(st);
         }
         result?;
         let mut seq = self.reply_seq;
         self.client
             .write_packet(&mut seq, &packets::ok_packet(self.status, 0, 0));
         self.client.flush().await.map_err(FrontendError::Protocol)
+    }
+
+    /// Commits (or rolls back) the transaction on every connection the session holds inside
+    /// it, without a reply to the client: before an implicit-commit statement, or after one
+    /// shard ended its part on its own.
+    pub(in crate::frontend) async fn end_everywhere(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+        commit: bool,
+    ) -> Result<(), FrontendError> {
+        let default = snapshot.registry.default_shard;
+        let mut conns: Vec<(usize, PooledConn)> = Vec::new();
+        if let Some(conn) = self.backend.take() {
+            conns.push((default, conn));
+        }
+        let busy: Vec<usize> = self
+            .others
+            .iter()
+            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
+            .map(|(s, _)| *s)
+            .collect();
+        conns.extend(
+            busy.iter()
+                .filter_map(|s| self.others.remove(s).map(|c| (*s, c))),
+        );
+        let result = if commit {
+            self.commit_all(&mut conns, "COMMIT").await
+        } else {
+            self.rollback_all(&mut conns, "ROLLBACK").await
+        };
+        for (shard, conn) in conns {
+            self.put_shard_conn(snapshot, shard, conn);
+        }
+        self.savepoints.clear();
+        self.note_status(self.status);
+        result
+    }
+
+    /// Runs a ROLLBACK on each connection; a connection that fails it is closed (which rolls
+    /// its transaction back too).
+    async fn rollback_all(
+        &mut self,
+        conns: &mut [(usize, PooledConn)],
+        sql: &str,
+    ) -> Result<(), FrontendError> {
+        let mut first_err = None;
+        for (_, conn) in conns.iter_mut() {
+            if let Err(e) = self.simple_on(conn, sql).await {
+                conn.reusable = false;
+                first_err.get_or_insert(e);
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Returns the other shards' connections (reset) at the end of the session.

@@ -65,9 +65,7 @@ impl Session {
         self.note_count_elsewhere(-1);
         let total = result?;
         self.note_count_elsewhere(i64::try_from(total.ok.affected_rows).unwrap_or(i64::MAX));
-        if let Some(last) = total.status_from {
-            self.status = last;
-        }
+        self.note_status(total.status_from.unwrap_or(self.status));
         let mut seq = self.reply_seq;
         let ok = packets::ok_packet(self.status, total.ok.affected_rows, total.ok.last_insert_id);
         self.client.write_packet(&mut seq, &ok);

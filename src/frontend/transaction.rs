@@ -1,0 +1,141 @@
+//! The session's transaction as the servers see it: open when any connection the session
+//! holds reports IN_TRANS, or implied by autocommit off (a session variable like any other,
+//! carried to every connection, so each shard opens its part of the transaction the way one
+//! server would). Statements that end a transaction implicitly, and a transaction that one
+//! shard ended on its own (a deadlock rolls it back, a lost connection takes it), end it on
+//! every shard.
+
+use std::sync::Arc;
+
+use super::FrontendError;
+use super::session::Session;
+use crate::protocol::packets::status;
+use crate::runtime::Snapshot;
+
+impl Session {
+    /// Inside a transaction (open on a connection, or autocommit off)?
+    pub(super) fn in_transaction(&self) -> bool {
+        self.txn_open() || !self.autocommit()
+    }
+
+    /// A transaction is open on one of the connections the session holds.
+    pub(super) fn txn_open(&self) -> bool {
+        self.backend
+            .iter()
+            .chain(self.others.values())
+            .any(|c| c.status & status::IN_TRANS != 0)
+    }
+
+    /// The session's autocommit setting: the value the server last reported for it, or the
+    /// status flag where the server does not report variables.
+    pub(super) fn autocommit(&self) -> bool {
+        match self.vars.get("autocommit") {
+            Some(v) => v.eq_ignore_ascii_case("ON") || v == "1",
+            None => self.status & status::AUTOCOMMIT != 0,
+        }
+    }
+
+    /// The session's status flags after a reply: the reply's own flags, with IN_TRANS over
+    /// every connection the session holds (one shard's reply does not speak for the others)
+    /// and AUTOCOMMIT from the session's setting. Cursor flags describe one reply only.
+    pub(super) fn note_status(&mut self, reply: u16) {
+        let keep = !(status::IN_TRANS
+            | status::AUTOCOMMIT
+            | status::CURSOR_EXISTS
+            | status::LAST_ROW_SENT);
+        let mut st = reply & keep;
+        if self.vars.get("autocommit").is_none() {
+            st |= reply & status::AUTOCOMMIT;
+        } else if self.autocommit() {
+            st |= status::AUTOCOMMIT;
+        }
+        if self.txn_open() {
+            st |= status::IN_TRANS;
+        }
+        self.status = st;
+    }
+
+    /// Before a statement that commits implicitly (DDL, BEGIN, LOCK TABLES, ...) while the
+    /// session's transaction spans shards: every shard commits first, as one server would
+    /// commit the whole transaction before running it. A failure is the statement's error
+    /// (it does not run).
+    pub(super) async fn commit_before(
+        &mut self,
+        snapshot: &Arc<Snapshot>,
+    ) -> Result<(), FrontendError> {
+        if !self.others_in_transaction() {
+            return Ok(());
+        }
+        self.end_everywhere(snapshot, true).await
+    }
+
+    /// Another shard's connection is inside the session's transaction.
+    pub(super) fn others_in_transaction(&self) -> bool {
+        self.others
+            .values()
+            .any(|c| c.status & status::IN_TRANS != 0)
+    }
+
+    /// The shards whose connection the session holds inside a transaction.
+    pub(super) fn shards_in_transaction(&self) -> Vec<usize> {
+        let default = self.routing.registry.default_shard;
+        let mut shards: Vec<usize> = self
+            .others
+            .iter()
+            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
+            .map(|(s, _)| *s)
+            .collect();
+        if self
+            .backend
+            .as_ref()
+            .is_some_and(|c| c.status & status::IN_TRANS != 0)
+        {
+            shards.push(default);
+        }
+        shards
+    }
+
+    /// After a command: a transaction that ended on some of its shards only (a server's own
+    /// implicit commit, a deadlock's rollback, a lost connection) or that autocommit turned
+    /// on ends the same way on the others. `before` is `shards_in_transaction` and
+    /// `autocommit_before` the setting before the command.
+    pub(super) async fn follow_transaction_end(
+        &mut self,
+        before: &[usize],
+        autocommit_before: bool,
+    ) {
+        let now = self.shards_in_transaction();
+        if now.is_empty() {
+            return;
+        }
+        let mut commit = None;
+        for shard in before.iter().filter(|s| !now.contains(s)) {
+            let held = if *shard == self.routing.registry.default_shard {
+                self.backend.as_ref()
+            } else {
+                self.others.get(shard)
+            };
+            // Gone with its connection, or a failed statement ended it: rolled back.
+            let committed = held.is_some_and(|c| !c.last_failed);
+            commit = Some(commit.unwrap_or(true) && committed);
+        }
+        if commit.is_none() && self.autocommit() && !autocommit_before {
+            commit = Some(true);
+        }
+        let Some(commit) = commit else {
+            return;
+        };
+        tracing::info!(
+            conn = self.id,
+            commit,
+            "the transaction ended on some shards: ending it on the others"
+        );
+        let snapshot = self.snapshot();
+        if let Err(e) = self.end_everywhere(&snapshot, commit).await {
+            tracing::error!(
+                conn = self.id,
+                "ending the transaction on the other shards: {e}"
+            );
+        }
+    }
+}
