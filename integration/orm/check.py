@@ -11,8 +11,8 @@ Any difference is printed and makes the exit status 1.
 
 --self-check runs the "sharded" side against a second plain schema instead of the proxy (no
 proxy needed): it must pass, which shows the apps and the comparison are deterministic.
---tamper changes one row on s1 and one observation after the runs: it must fail, which shows
-the comparison sees differences.
+--tamper changes one row of the sharded (or second plain) side and one observation after the
+runs: it must fail, which shows the comparison sees differences.
 """
 
 import argparse
@@ -118,24 +118,36 @@ def run_app(app, port, user, password, db, out):
     return transcript
 
 
+def keyed(transcript):
+    """Observations keyed by (scenario, step, n-th of that step), in order: one side's extra or
+    missing step (an unexpected exception) does not shift the comparison of the others."""
+    out, seen = {}, {}
+    for o in transcript:
+        k = (o["scenario"], o["step"])
+        seen[k] = seen.get(k, 0) + 1
+        out[k + (seen[k],)] = o
+    return out
+
+
+SIDE = "through shardgate"
+
+
 def compare_transcripts(ref, got, label):
     """Differences between the reference transcript and the one through the proxy."""
+    ref, got = keyed(ref), keyed(got)
     diffs = []
-    for i in range(max(len(ref), len(got))):
-        r = ref[i] if i < len(ref) else None
-        g = got[i] if i < len(got) else None
-        key = lambda o: o and (o["scenario"], o["step"], o["value"])  # noqa: E731
-        if key(r) == key(g):
+    for k in list(ref) + [k for k in got if k not in ref]:
+        r, g = ref.get(k), got.get(k)
+        if r and g and r["value"] == g["value"]:
             continue
-        o = g or r
-        lines = [f"[{label}] scenario '{o['scenario']}', step '{o['step']}' (observation {i}):",
-                 f"    expected (plain MariaDB): {json.dumps(r and r['value'])}" + (f"  [{r['scenario']} / {r['step']}]" if r and r is not o else ""),
-                 f"    got (through shardgate):  {json.dumps(g and g['value'])}" + (f"  [{g['scenario']} / {g['step']}]" if g and g is not o else "")]
+        lines = [f"[{label}] scenario '{k[0]}', step '{k[1]}':",
+                 f"    expected (plain MariaDB): {json.dumps(r['value']) if r else '(no such step)'}",
+                 f"    got ({SIDE}):".ljust(30) + f"{json.dumps(g['value']) if g else '(no such step)'}"]
         if g and g.get("message"):
-            lines.append(f"    shardgate side's error: {g['message']}")
+            lines.append(f"    error {SIDE}: {g['message']}")
         if g:
-            lines.append("    statements of this scenario so far (through shardgate):")
-            lines += [f"      {s[:200]}" for s in g["sql"][-40:]]
+            lines.append(f"    statements of this scenario up to here ({SIDE}):")
+            lines += [f"      {s[:220]}" for s in g["sql"][-40:]]
         diffs.append("\n".join(lines))
     return diffs
 
@@ -148,7 +160,7 @@ def compare_tables(ref, got, label):
         if missing or extra:
             lines = [f"[{label}] final contents of {table} differ:"]
             lines += [f"    only in the plain schema:   {r}" for r in missing]
-            lines += [f"    only in the sharded schema: {r}" for r in extra]
+            lines += [f"    only in the {'second plain' if SIDE != 'through shardgate' else 'sharded'} schema: {r}" for r in extra]
             diffs.append("\n".join(lines))
     return diffs
 
@@ -163,34 +175,50 @@ def main():
     p.add_argument("--self-check", action="store_true")
     p.add_argument("--tamper", action="store_true")
     a = p.parse_args()
+    global SIDE
+    if a.self_check:
+        SIDE = "second plain schema"
     conns = {"s0": connect(a.s0), "s1": connect(a.s1)}
     s0_host, s0_port = a.s0.rsplit(":", 1)
     assert s0_host == "127.0.0.1", "the apps connect to 127.0.0.1"
     failures = []
 
-    for app in a.apps.split(","):
-        db, ref_db = f"orm_{app}", f"orm_{app}_ref"
-        print(f"{app}: {'self-check: two plain schemas' if a.self_check else 'shardgate vs plain MariaDB'}")
+    apps = a.apps.split(",")
+    dbs = {app: (f"orm_{app}_ref2" if a.self_check else f"orm_{app}", f"orm_{app}_ref") for app in apps}
+    for app, (db, ref_db) in dbs.items():
         recreate(conns["s0"], ref_db, plain_tables())
         if a.self_check:
-            db = f"orm_{app}_ref2"
             recreate(conns["s0"], db, plain_tables())
         else:
             for shard in ("s0", "s1"):
                 recreate(conns[shard], db, sharded_tables(shard))
 
+    # All runs first, then all comparisons: a write one app's session leaves in another app's
+    # schema (a pooled backend connection keeping the wrong default schema) shows up too.
+    transcripts = {}
+    for app, (db, ref_db) in dbs.items():
+        print(f"{app}: {'self-check: two plain schemas' if a.self_check else 'shardgate vs plain MariaDB'}")
         ref = run_app(app, int(s0_port), *BACKEND, ref_db, os.path.join(a.work, f"{app}-plain.json"))
         if a.self_check:
             got = run_app(app, int(s0_port), *BACKEND, db, os.path.join(a.work, f"{app}-plain2.json"))
-            got_tables, problems = read_plain(conns["s0"], db), []
         else:
             got = run_app(app, a.proxy_port, *PROXY_USER, db, os.path.join(a.work, f"{app}-shardgate.json"))
-            if a.tamper:
-                with conns["s1"].cursor() as c:
-                    c.execute(f"UPDATE `{db}`.`orders_0002` SET amount = amount + 1000 ORDER BY id LIMIT 1")
-                got[len(got) // 2]["value"] = "tampered"
-            got_tables, problems = read_sharded(conns, db)
+        transcripts[app] = (ref, got)
 
+    if a.tamper:
+        app = apps[0]
+        with conns["s0" if a.self_check else "s1"].cursor() as c:
+            table = "orders" if a.self_check else "orders_0002"
+            c.execute(f"UPDATE `{dbs[app][0]}`.`{table}` SET amount = amount + 1000 ORDER BY id LIMIT 1")
+        got = transcripts[app][1]
+        got[len(got) // 2]["value"] = "tampered"
+
+    for app, (db, ref_db) in dbs.items():
+        ref, got = transcripts[app]
+        if a.self_check:
+            got_tables, problems = read_plain(conns["s0"], db), []
+        else:
+            got_tables, problems = read_sharded(conns, db)
         diffs = compare_transcripts(ref, got, app)
         diffs += compare_tables(read_plain(conns["s0"], ref_db), got_tables, app)
         diffs += [f"[{app}] misplaced row: {m}" for m in problems]

@@ -75,6 +75,13 @@ class Transcript:
         self.see(step, {"error": type(exc).__name__, "errno": mysql_errno(exc)})
         self.observations[-1]["message"] = str(exc).splitlines()[0][:300]
 
+    def attempt(self, step, read):
+        """Records read()'s result, or the error it raised (a read the proxy may refuse)."""
+        try:
+            self.see(step, read())
+        except Exception as exc:  # noqa: BLE001 - compared with the other side
+            self.see_error(step, exc)
+
     @contextlib.contextmanager
     def run(self, scenario, cleanup):
         """Runs one scenario; an unexpected exception is recorded (so that the other side's

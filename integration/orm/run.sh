@@ -11,7 +11,9 @@
 #
 #   integration/orm/run.sh               the check
 #   integration/orm/run.sh --self-check  both sides on plain schemas, no proxy: must pass
-#   integration/orm/run.sh --tamper      alters one row and one observation: must fail
+#   integration/orm/run.sh --tamper      alters one row and one observation after the runs:
+#                                        must fail (also with --self-check, where it is the only
+#                                        difference)
 #
 # Environment: ORM_APPS (default "sa,dj"), SHARDGATE_KEEP_LOGS=1 keeps the temp dir (config,
 # proxy log, transcripts) even when the check passes.
@@ -25,11 +27,14 @@ VENV="${ORM_VENV:-$REPO_ROOT/target/orm-venv}"
 BIN="${SHARDGATE_BIN:-$REPO_ROOT/target/release/shardgate}"
 TIMEOUT_S=150
 mode=()
-case "${1:-}" in
-    "") ;;
-    --self-check | --tamper) mode=("$1") ;;
-    *) die "usage: $0 [--self-check|--tamper]" ;;
-esac
+self_check=0
+for arg in "$@"; do
+    case "$arg" in
+        --self-check) self_check=1 && mode+=("$arg") ;;
+        --tamper) mode+=("$arg") ;;
+        *) die "usage: $0 [--self-check] [--tamper]" ;;
+    esac
+done
 
 "$ORM_DIR/install.sh"
 
@@ -54,7 +59,7 @@ cleanup() {
 trap cleanup EXIT
 
 proxy_args=()
-if [[ "${mode[*]}" != "--self-check" ]]; then
+if ((!self_check)); then
     port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     # The sharded schemas: orders and order_items (bound) by user_id mod 4, sub-tables 0-1 on
     # s0 and 2-3 on s1; currencies broadcast; anything else (audit) on s0. Replicas serve reads.
