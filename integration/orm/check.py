@@ -39,7 +39,10 @@ SHARDED = {
                    "sku VARCHAR(16) NOT NULL, qty INT NOT NULL, PRIMARY KEY (user_id, id)",
 }
 BROADCAST = {"currencies": "code CHAR(3) NOT NULL PRIMARY KEY, name VARCHAR(32) NOT NULL"}
-UNSHARDED = {"audit": "id BIGINT NOT NULL PRIMARY KEY, note VARCHAR(64) NOT NULL"}  # on s0 only
+UNSHARDED = {"audit": "id BIGINT NOT NULL PRIMARY KEY, note VARCHAR(64) NOT NULL"}
+# The sharded schemas' default_shard (holding `audit`), as run.sh's proxy config says: orm_dj's
+# is not the proxy's default shard, so its session state lives on another shard.
+DEFAULT_SHARD = {"orm_sa": "s0", "orm_dj": "s1"}
 
 
 def connect(addr, db=None):
@@ -56,11 +59,11 @@ def recreate(conn, db, tables):
             c.execute(f"CREATE TABLE `{db}`.`{name}` ({columns}) ENGINE=InnoDB")
 
 
-def sharded_tables(shard):
+def sharded_tables(db, shard):
     tables = {f"{t}_{slot:04d}": cols for t, cols in SHARDED.items()
               for slot, s in PLACEMENT.items() if s == shard}
     tables.update(BROADCAST)
-    if shard == "s0":
+    if shard == DEFAULT_SHARD[db]:
         tables.update(UNSHARDED)
     return tables
 
@@ -96,7 +99,7 @@ def read_sharded(conns, db):
                 union.append(r)
         out[t] = sorted(union, key=repr)
     for t in UNSHARDED:
-        out[t] = rows(conns["s0"], db, t)
+        out[t] = rows(conns[DEFAULT_SHARD[db]], db, t)
     for t in BROADCAST:
         for shard in ("s0", "s1"):
             out[f"{t} ({shard} copy)"] = rows(conns[shard], db, t)
@@ -191,7 +194,7 @@ def main():
             recreate(conns["s0"], db, plain_tables())
         else:
             for shard in ("s0", "s1"):
-                recreate(conns[shard], db, sharded_tables(shard))
+                recreate(conns[shard], db, sharded_tables(db, shard))
 
     # All runs first, then all comparisons: a write one app's session leaves in another app's
     # schema (a pooled backend connection keeping the wrong default schema) shows up too.

@@ -62,7 +62,8 @@ proxy_args=()
 if ((!self_check)); then
     port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     # The sharded schemas: orders and order_items (bound) by user_id mod 4, sub-tables 0-1 on
-    # s0 and 2-3 on s1; currencies broadcast; anything else (audit) on s0. Replicas serve reads.
+    # s0 and 2-3 on s1; currencies broadcast; anything else (audit) on the schema's default
+    # shard: s0 for orm_sa, s1 for orm_dj (check.py's DEFAULT_SHARD). Replicas serve reads.
     cat >"$work/shardgate.yaml" <<EOF
 listen: "127.0.0.1:$port"
 users:
@@ -75,10 +76,10 @@ default_shard: s0
 sharding:
   allow_full_scatter_writes: false
   schemas:
-$(for db in orm_sa orm_dj; do
+$(for db_shard in orm_sa:s0 orm_dj:s1; do
         cat <<SCHEMA
-    - name: $db
-      default_shard: s0
+    - name: ${db_shard%:*}
+      default_shard: ${db_shard#*:}
       broadcast_tables: [currencies]
       binding_groups: [[orders, order_items]]
       tables:
