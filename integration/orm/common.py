@@ -49,7 +49,7 @@ def mysql_errno(exc):
         args = getattr(exc, "args", ())
         if args and isinstance(args[0], int):
             return args[0]
-        exc = getattr(exc, "orig", None) or exc.__cause__ or exc.__context__
+        exc = getattr(exc, "orig", None) or exc.__cause__
     return None
 
 
