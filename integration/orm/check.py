@@ -138,7 +138,7 @@ SIDE = "through shardgate"
 def compare_transcripts(ref, got, label):
     """Differences between the reference transcript and the one through the proxy."""
     ref, got = keyed(ref), keyed(got)
-    diffs = []
+    diffs, traced = [], set()
     for k in list(ref) + [k for k in got if k not in ref]:
         r, g = ref.get(k), got.get(k)
         if r and g and r["value"] == g["value"]:
@@ -148,7 +148,8 @@ def compare_transcripts(ref, got, label):
                  f"    got ({SIDE}):".ljust(30) + f"{json.dumps(g['value']) if g else '(no such step)'}"]
         if g and g.get("message"):
             lines.append(f"    error {SIDE}: {g['message']}")
-        if g:
+        if g and k[0] not in traced:  # the first difference of a scenario shows its SQL
+            traced.add(k[0])
             lines.append(f"    statements of this scenario up to here ({SIDE}):")
             lines += [f"      {s[:220]}" for s in g["sql"][-40:]]
         diffs.append("\n".join(lines))
@@ -230,6 +231,13 @@ def main():
         print(f"{app}: {len(diffs)} difference(s)")
         failures += diffs
 
+    if not failures:  # keep the databases of a failed check for a look
+        for app, (db, ref_db) in dbs.items():
+            for shard in ("s0",) if a.self_check else ("s0", "s1"):
+                with conns[shard].cursor() as c:
+                    c.execute(f"DROP DATABASE IF EXISTS `{db}`")
+            with conns["s0"].cursor() as c:
+                c.execute(f"DROP DATABASE IF EXISTS `{ref_db}`")
     if failures:
         print(f"ORM check FAILED: {len(failures)} difference(s) between shardgate and plain MariaDB")
         return 1
