@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BACKEND = ("shardgate", "shardgate-pw")
 PROXY_USER = ("app", "app-pw")
 APPS = {"sa": "sa_app.py", "dj": "dj_app.py"}
-APP_TIMEOUT_S = 60
+APP_TIMEOUT_S = 40
 
 # Sub-table -> shard (mod 4; the same placement as run.sh's proxy config).
 PLACEMENT = {0: "s0", 1: "s0", 2: "s1", 3: "s1"}

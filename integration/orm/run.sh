@@ -25,7 +25,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 ORM_DIR="$REPO_ROOT/integration/orm"
 VENV="${ORM_VENV:-$REPO_ROOT/target/orm-venv}"
 BIN="${SHARDGATE_BIN:-$REPO_ROOT/target/release/shardgate}"
-TIMEOUT_S=150
+TIMEOUT_S=100
 mode=()
 self_check=0
 for arg in "$@"; do
