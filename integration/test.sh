@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command: installs MariaDB and sysbench if missing, brings
 # up the sandbox topology (integration/sandbox.sh), builds shardgate, runs all
-# cargo tests with the sandbox available (SHARDGATE_SANDBOX=1), then the sysbench
+# cargo tests with the sandbox available (SHARDGATE_SANDBOX=1), then the real-ORM
+# differential check (integration/orm/run.sh: SQLAlchemy and Django apps through the proxy
+# on a sharded schema vs. one plain MariaDB schema), the sysbench
 # smoke test through the proxy, the replica-failover smoke test (SIGKILL under
 # load), 100 config reloads under sysbench load (reload_smoke.sh) and the deployment
 # files check (docker/check.sh). Stops the sandbox at the
@@ -53,6 +55,7 @@ export SHARDGATE_SANDBOX=1
 export SHARDGATE_BIN="$REPO_ROOT/target/release/shardgate"
 cargo test --release --all-targets -- --test-threads=2
 
+"$REPO_ROOT/integration/orm/run.sh"
 "$REPO_ROOT/integration/sysbench_smoke.sh"
 "$REPO_ROOT/integration/failover_smoke.sh"
 "$REPO_ROOT/integration/reload_smoke.sh"
