@@ -134,6 +134,18 @@ def keyed(transcript):
 
 SIDE = "through shardgate"
 
+# A documented limitation, not a wrong answer: shardgate refuses (1235, before any side effect)
+# a read of several sub-tables of one shard inside a transaction (docs/sharding.md; issue 15
+# lifts it). Only that exact refusal, on a step whose name says it is a scatter read, is
+# accepted; the step is still reported, as a known refusal, so it is visible in every run.
+KNOWN_REFUSAL = "a read of several sub-tables of one shard inside a transaction"
+
+
+def known_refusal(step, got):
+    v = got["value"] if got else None
+    return ("scatter" in step and isinstance(v, dict) and v.get("errno") == 1235
+            and KNOWN_REFUSAL in (got.get("message") or ""))
+
 
 def compare_transcripts(ref, got, label):
     """Differences between the reference transcript and the one through the proxy."""
@@ -142,6 +154,9 @@ def compare_transcripts(ref, got, label):
     for k in list(ref) + [k for k in got if k not in ref]:
         r, g = ref.get(k), got.get(k)
         if r and g and r["value"] == g["value"]:
+            continue
+        if r and known_refusal(k[1], g):
+            print(f"[{label}] known refusal (issue 15) at '{k[0]}' / '{k[1]}': {g['message'][:120]}")
             continue
         lines = [f"[{label}] scenario '{k[0]}', step '{k[1]}':",
                  f"    expected (plain MariaDB): {json.dumps(r['value']) if r else '(no such step)'}",

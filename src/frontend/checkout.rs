@@ -56,6 +56,9 @@ impl Session {
         self.checkout_wait += waiting.elapsed();
         let mut conn = conn?;
         self.sync(&mut conn).await?;
+        // The transaction may be open on other shards only (a schema whose default shard is
+        // another one began it there): this connection joins it.
+        self.join_transaction(&mut conn).await?;
         Ok(conn)
     }
 

@@ -221,6 +221,11 @@ pub struct Pins {
 }
 
 impl Pins {
+    /// An XA transaction is open on the session's (default shard's) connection.
+    pub fn xa_open(&self) -> bool {
+        self.xa
+    }
+
     /// Why the connection must stay with the session, if it must.
     pub fn reason(&self) -> Option<&'static str> {
         if self.user_variables {

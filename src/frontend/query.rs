@@ -44,6 +44,7 @@ impl Session {
         if !self.txn_open() && self.autocommit() {
             self.savepoints.clear();
         }
+        self.check_xa_start(sql)?;
         if router::txn::commits_implicitly(sql) {
             self.commit_before(&snapshot).await?;
         }

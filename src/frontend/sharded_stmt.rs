@@ -84,6 +84,7 @@ impl Session {
             snapshot.registry.default_shard,
         )?;
         counted.sharded(&plan, &snapshot);
+        self.check_xa_plan(&snapshot, &plan)?;
         if matches!(
             plan.kind,
             ShardedKind::MultiWrite | ShardedKind::BroadcastWrite

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::FrontendError;
 use super::session::Session;
 use crate::protocol::packets::status;
+use crate::router::shard::error::ShardError;
 use crate::runtime::Snapshot;
 
 impl Session {
@@ -137,5 +138,46 @@ impl Session {
                 "ending the transaction on the other shards: {e}"
             );
         }
+    }
+
+    /// A client's XA transaction lives on the default shard's connection: a statement that
+    /// would reach another shard inside it is refused before it runs anywhere (the XA
+    /// PREPARE/COMMIT would not cover that shard, and atomic commit across shards is not
+    /// there yet). Also refused: XA START while the transaction already spans shards.
+    pub(super) fn check_xa(
+        &self,
+        default: usize,
+        shards: impl IntoIterator<Item = usize>,
+        tables: &[String],
+    ) -> Result<(), FrontendError> {
+        if !self.pins.xa_open() || shards.into_iter().all(|s| s == default) {
+            return Ok(());
+        }
+        Err(FrontendError::Sharding(ShardError::unsupported(
+            tables,
+            "a statement on another shard than the default one inside a client XA \
+             transaction (an XA transaction must stay on the schema's default shard; end it \
+             with XA END/PREPARE/COMMIT first)",
+        )))
+    }
+
+    /// XA START (or BEGIN) while the session's transaction already spans shards would leave
+    /// the other shards' part outside the XA transaction: refused.
+    pub(super) fn check_xa_start(&self, sql: &[u8]) -> Result<(), FrontendError> {
+        let mut words = sql
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|w| !w.is_empty());
+        let is_xa_start = words.next().is_some_and(|w| w.eq_ignore_ascii_case(b"XA"))
+            && words.next().is_some_and(|w| {
+                w.eq_ignore_ascii_case(b"START") || w.eq_ignore_ascii_case(b"BEGIN")
+            });
+        if is_xa_start && self.others_in_transaction() {
+            return Err(FrontendError::Sharding(ShardError::unsupported(
+                &[],
+                "XA START while the transaction has written on several shards (end the \
+                 transaction with COMMIT or ROLLBACK first)",
+            )));
+        }
+        Ok(())
     }
 }

@@ -31,6 +31,7 @@ impl Session {
         plan: ShardedPlan,
         counted: &mut crate::metrics::Statement,
     ) -> Result<(), FrontendError> {
+        self.check_xa_plan(snapshot, &plan)?;
         match &plan.kind {
             ShardedKind::Single => {
                 let Some(target) = plan.targets.first() else {
@@ -114,6 +115,7 @@ impl Session {
         snapshot: &Snapshot,
         shard: usize,
     ) -> Result<PooledConn, FrontendError> {
+        self.check_xa(snapshot.registry.default_shard, [shard], &[])?;
         let mut conn = match self.others.remove(&shard) {
             Some(conn) => conn,
             None => {
@@ -131,7 +133,10 @@ impl Session {
     /// another connection (or has savepoints): BEGIN, then the transaction's savepoints. With
     /// autocommit off and no transaction open anywhere, the connection (which carries
     /// autocommit off) opens its part itself, as one server would.
-    async fn join_transaction(&self, conn: &mut PooledConn) -> Result<(), FrontendError> {
+    pub(in crate::frontend) async fn join_transaction(
+        &self,
+        conn: &mut PooledConn,
+    ) -> Result<(), FrontendError> {
         if conn.status & status::IN_TRANS != 0 {
             return Ok(());
         }
@@ -140,6 +145,20 @@ impl Session {
             self.savepoints_on_join(conn).await?;
         }
         Ok(())
+    }
+
+    /// `check_xa` for every target of a plan, before any of them runs.
+    pub(super) fn check_xa_plan(
+        &self,
+        snapshot: &Snapshot,
+        plan: &ShardedPlan,
+    ) -> Result<(), FrontendError> {
+        let tables: Vec<String> = plan.targets.iter().flat_map(|t| t.tables.clone()).collect();
+        self.check_xa(
+            snapshot.registry.default_shard,
+            plan.targets.iter().map(|t| t.shard),
+            &tables,
+        )
     }
 
     /// Remembers the GTID of the session's last commit on `shard` (read-your-writes).
@@ -173,9 +192,7 @@ impl Session {
         shard: usize,
     ) -> Result<PooledConn, FrontendError> {
         if shard == snapshot.registry.default_shard {
-            let mut conn = self.checkout().await?;
-            self.join_transaction(&mut conn).await?;
-            Ok(conn)
+            self.checkout().await
         } else {
             self.shard_conn(snapshot, shard).await
         }
