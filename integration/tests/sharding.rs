@@ -8,6 +8,8 @@ mod placement;
 mod refusals;
 mod scatter;
 mod transactions;
+mod txn_endings;
+mod hygiene;
 
 use mysql::Conn;
 use mysql::prelude::Queryable;
@@ -35,6 +37,11 @@ fn backend(addr: &str) -> Conn {
 /// Fresh physical tables on both shards: orders_000{0,1} and order_items_000{0,1} on s0,
 /// _0002/_0003 on s1, events and countries on both.
 fn setup() -> (Proxy, Conn, Conn, String) {
+    setup_with(ProxyOpts::default())
+}
+
+/// `setup` with other proxy options (the sharding rules and users are set here).
+fn setup_with(base: ProxyOpts) -> (Proxy, Conn, Conn, String) {
     let sb = sandbox();
     let db = unique("sh");
     let db = db.as_str();
@@ -74,7 +81,7 @@ fn setup() -> (Proxy, Conn, Conn, String) {
     let proxy = Proxy::start(ProxyOpts {
         sharding: Some(RULES.replace("DBNAME", db)),
         rw_users: true,
-        ..ProxyOpts::default()
+        ..base
     });
     (proxy, s0, s1, db.to_string())
 }

@@ -24,7 +24,11 @@ impl Session {
     pub(super) async fn checkout(&mut self) -> Result<PooledConn, FrontendError> {
         if let Some(mut conn) = self.backend.take() {
             if conn.last_used.elapsed() < LIVENESS_CHECK_AFTER || !conn.closed_while_idle() {
-                if let Err(e) = self.sync_held_last_insert_id(&mut conn).await {
+                let ready = match self.sync_held_last_insert_id(&mut conn).await {
+                    Ok(()) => self.join_transaction(&mut conn).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = ready {
                     if conn.reusable {
                         self.backend = Some(conn);
                     }

@@ -1,5 +1,6 @@
 //! A thread-based TCP relay between the proxy and a backend that a test can kill (closing the
-//! listener and every relayed connection) and restart on the same port.
+//! listener and every relayed connection) and restart on the same port, or freeze (bytes are
+//! held, connections stay open: what the proxy sees of a SIGSTOPped server) and thaw.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -13,6 +14,7 @@ pub struct Relay {
     pub port: u16,
     target: String,
     stop: Arc<AtomicBool>,
+    frozen: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -24,6 +26,7 @@ impl Relay {
             port: 0,
             target: target.to_string(),
             stop: Arc::new(AtomicBool::new(false)),
+            frozen: Arc::new(AtomicBool::new(false)),
             conns: Arc::new(Mutex::new(Vec::new())),
             acceptor: None,
         };
@@ -41,6 +44,7 @@ impl Relay {
         self.stop = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&self.stop);
         let conns = Arc::clone(&self.conns);
+        let frozen = Arc::clone(&self.frozen);
         let target = self.target.clone();
         self.acceptor = Some(std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
@@ -60,8 +64,9 @@ impl Relay {
                         pump(
                             client.try_clone().expect("clone"),
                             server.try_clone().expect("clone"),
+                            Arc::clone(&frozen),
                         );
-                        pump(server, client);
+                        pump(server, client, Arc::clone(&frozen));
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
                         std::thread::sleep(Duration::from_millis(10));
@@ -82,6 +87,27 @@ impl Relay {
         for s in self.conns.lock().expect("lock").drain(..) {
             let _ = s.shutdown(Shutdown::Both);
         }
+    }
+
+    /// Holds every byte in both directions (connections stay open, new ones are accepted
+    /// but get no greeting) until `thaw`: a frozen server, as far as the proxy can tell.
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
+    }
+
+    pub fn thaw(&self) {
+        self.frozen.store(false, Ordering::SeqCst);
+    }
+
+    /// The local ports of the relay's connections to the backend (the server's processlist
+    /// shows them as the clients' ports).
+    pub fn backend_ports(&self) -> Vec<u16> {
+        let conns = self.conns.lock().expect("lock");
+        conns
+            .iter()
+            .filter(|s| s.peer_addr().is_ok_and(|a| a.to_string() == self.target))
+            .filter_map(|s| s.local_addr().ok().map(|a| a.port()))
+            .collect()
     }
 
     /// Listens again on the same port.
@@ -110,13 +136,16 @@ impl Drop for Relay {
 }
 
 /// Copies bytes from `from` to `to` on its own thread until either side closes.
-fn pump(mut from: TcpStream, mut to: TcpStream) {
+fn pump(mut from: TcpStream, mut to: TcpStream, frozen: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             match from.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
+                    while frozen.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
                     if to.write_all(&buf[..n]).is_err() {
                         break;
                     }
