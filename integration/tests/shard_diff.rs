@@ -240,7 +240,9 @@ fn proxy_run(seed: u64, statements: usize) -> Vec<String> {
 
     let (mut stats, abort, elapsed) = drive(seed, statements, &mut test, &mut reference, true);
     if abort.is_none() {
-        stats.other.extend(placement::check(&sb.s0_primary, &sb.s1_primary));
+        stats
+            .other
+            .extend(placement::check(&sb.s0_primary, &sb.s1_primary));
     }
     stats.other.extend(log_panics(&proxy));
     println!("{}", stats.summary("proxy", elapsed));

@@ -5,6 +5,9 @@
 //! mismatch (reported first) the side under test is rewritten from the reference through its
 //! second connection (`SHARD_DIFF_REPAIR`), so that later findings stand on their own.
 
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use mysql::Conn;
 use mysql::prelude::Queryable;
 
@@ -56,7 +59,10 @@ fn physical(side: &mut Side, t: &TableDef) -> Vec<(String, Outcome)> {
     }
     let (mut columns, mut all): (Vec<String>, Vec<Row>) = (Vec::new(), Vec::new());
     for (shard, table) in parts {
-        match rows(&mut side.servers[shard].1, &format!("SELECT * FROM `{db}`.`{table}`")) {
+        match rows(
+            &mut side.servers[shard].1,
+            &format!("SELECT * FROM `{db}`.`{table}`"),
+        ) {
             Outcome::Rows { columns: c, rows } => {
                 columns = c;
                 all.extend(rows);
@@ -68,32 +74,60 @@ fn physical(side: &mut Side, t: &TableDef) -> Vec<(String, Outcome)> {
     vec![(label, Outcome::Rows { columns, rows: all })]
 }
 
-/// Transactions with row changes on the sides' servers in the sides' schemas, and prepared
-/// XA transactions with the sides' xids: (server, description).
-pub fn open_writers(test: &mut Side, reference: &mut Side) -> Vec<(String, String)> {
+/// A transaction left on a server: (server, description, the connection id when it is one of
+/// the side under test's connections in its schema, e.g. a proxy's backend connection).
+pub type Leftover = (String, String, Option<u64>);
+
+/// Transactions with row changes or locks (`trx_rows_modified` alone reads 0 after a rollback
+/// to a savepoint) on the sides' servers in the sides' schemas, and prepared
+/// XA transactions with the sides' xids.
+pub fn open_writers(test: &mut Side, reference: &mut Side) -> Vec<Leftover> {
+    // InnoDB refreshes INFORMATION_SCHEMA.INNODB_TRX only when it was last read more than
+    // 0.1 s ago: read sooner, it shows the transactions of the previous read.
+    static LAST_READ: Mutex<Option<Instant>> = Mutex::new(None);
+    let mut last = LAST_READ.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(at) = *last {
+        let idle = Duration::from_millis(110);
+        if at.elapsed() < idle {
+            std::thread::sleep(idle - at.elapsed());
+        }
+    }
     let dbs = [test.db.clone(), reference.db.clone()];
     let sql = format!(
         "SELECT CONCAT('connection ', p.id, ' in ', p.db, ': ', t.trx_state, ', ', \
-         t.trx_rows_modified, ' rows modified, last statement: ', IFNULL(p.info, '-')) \
+         t.trx_rows_modified, ' rows modified, ', t.trx_rows_locked, ' locked, last statement: ', \
+         IFNULL(p.info, '-')), p.id, p.db \
          FROM information_schema.innodb_trx t JOIN information_schema.processlist p \
-         ON t.trx_mysql_thread_id = p.id WHERE p.db IN ('{}', '{}') AND t.trx_rows_modified > 0",
+         ON t.trx_mysql_thread_id = p.id WHERE p.db IN ('{}', '{}') AND (t.trx_rows_modified > 0 OR t.trx_lock_structs > 0)",
         dbs[0], dbs[1]
     );
     let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for side in [test, reference] {
         for (addr, conn) in side.servers.iter_mut() {
-            if out.iter().any(|(a, _): &(String, String)| a == addr) {
+            if seen.contains(addr) {
                 continue;
             }
-            let found: Vec<String> = conn.query(&sql).unwrap_or_default();
+            seen.push(addr.clone());
+            let found: Vec<(String, u64, String)> = conn.query(&sql).unwrap_or_else(|e| {
+                vec![(format!("cannot list transactions: {e}"), 0, String::new())]
+            });
             let xas: Vec<mysql::Row> = conn.query("XA RECOVER").unwrap_or_default();
             for row in xas {
                 let data: String = row.get(3).unwrap_or_default();
                 if dbs.iter().any(|d| data.starts_with(&format!("{d}-"))) {
-                    out.push((addr.clone(), format!("prepared XA transaction '{data}'")));
+                    out.push((
+                        addr.clone(),
+                        format!("prepared XA transaction '{data}'"),
+                        None,
+                    ));
                 }
             }
-            out.extend(found.into_iter().map(|f| (addr.clone(), f)));
+            *last = Some(Instant::now());
+            out.extend(found.into_iter().map(|(f, id, db)| {
+                let killable = if db == dbs[0] { Some(id) } else { None };
+                (addr.clone(), f, killable)
+            }));
         }
     }
     out
@@ -111,11 +145,20 @@ fn lit(v: &Option<String>) -> String {
 /// Rewrites table `t` on the side under test to the reference's rows (through its second
 /// connection); Err says what failed.
 fn repair(side: &mut Side, t: &TableDef, got: &Outcome, want: &Outcome) -> Result<(), String> {
-    let (Outcome::Rows { rows: have, .. }, Outcome::Rows { columns, rows: need }) = (got, want)
+    let (
+        Outcome::Rows { rows: have, .. },
+        Outcome::Rows {
+            columns,
+            rows: need,
+        },
+    ) = (got, want)
     else {
         return Err(format!("{}: cannot repair from an error", t.name));
     };
-    let pk = columns.iter().position(|c| c == t.pk).ok_or("no pk column")?;
+    let pk = columns
+        .iter()
+        .position(|c| c == t.pk)
+        .ok_or("no pk column")?;
     let user = columns.iter().position(|c| c == "user_id");
     let mut sqls = Vec::new();
     for row in have.iter().filter(|r| !need.iter().any(|n| n[pk] == r[pk])) {
@@ -142,7 +185,13 @@ fn repair(side: &mut Side, t: &TableDef, got: &Outcome, want: &Outcome) -> Resul
 }
 
 /// The check statement `stmt` (number `index`): contents, physical contents, leftovers.
-pub fn check(index: usize, stmt: &Stmt, test: &mut Side, reference: &mut Side, s: &mut Stats) -> Step {
+pub fn check(
+    index: usize,
+    stmt: &Stmt,
+    test: &mut Side,
+    reference: &mut Side,
+    s: &mut Stats,
+) -> Step {
     compare(index, stmt, test, reference, s, true)
 }
 
@@ -158,12 +207,15 @@ pub fn compare(
     let span = format!("{} [statements #{}..#{index}]", stmt.sql, stats.last_check);
     stats.last_check = index + 1;
     stats.ran(Kind::CheckContents);
-    let mut repaired = false;
+    let mut differ = Vec::new();
     for t in &TABLES {
         let sql = select_all(t);
-        let got = rows(checker(test), &sql);
+        let mut got = rows(checker(test), &sql);
+        if let Outcome::Failed { code: 2013, .. } = got {
+            // A backend connection a previous check killed (end_leftovers), reported once.
+            got = rows(checker(test), &sql);
+        }
         let want = rows(checker(reference), &sql);
-        let shown = Stmt::ordered(Kind::CheckContents, format!("{sql} {span}"));
         if test.physical {
             for (label, got) in physical(test, t) {
                 let key = format!("{label}: {}", got.brief());
@@ -174,22 +226,13 @@ pub fn compare(
             }
         }
         if !same(&got, &want, true) {
+            let shown = Stmt::ordered(Kind::CheckContents, format!("{sql} {span}"));
             stats.mismatch(index, &shown, &got, &want);
-            if test.repair {
-                let result = repair(test, t, &got, &want);
-                repaired = true;
-                if let Err(e) = result {
-                    stats.other.push(format!("#{index}: repair of {} failed: {e}", t.name));
-                    test.repair = false;
-                }
-            }
+            differ.push((t, got, want));
         }
     }
     if test.physical {
         stats.ran(Kind::CheckPhysical);
-    }
-    if repaired && let Some(wait) = &test.after_repair {
-        wait();
     }
     if leftovers {
         stats.ran(Kind::CheckLeftover);
@@ -197,28 +240,65 @@ pub fn compare(
         if !found.is_empty() {
             let rows: Vec<Row> = found
                 .iter()
-                .map(|(a, d)| vec![Some(a.clone()), Some(d.clone())])
+                .map(|(a, d, _)| vec![Some(a.clone()), Some(d.clone())])
                 .collect();
             let columns = vec!["server".to_string(), "left open".to_string()];
-            let got = Outcome::Rows { columns: columns.clone(), rows };
-            let want = Outcome::Rows { columns, rows: Vec::new() };
+            let got = Outcome::Rows {
+                columns: columns.clone(),
+                rows,
+            };
+            let want = Outcome::Rows {
+                columns,
+                rows: Vec::new(),
+            };
             let shown = Stmt::read(Kind::CheckLeftover, format!("-- leftovers {span}"));
             stats.mismatch(index, &shown, &got, &want);
-            rollback_prepared(test, &found);
+            end_leftovers(test, &found);
+        }
+    }
+    if test.repair && !differ.is_empty() {
+        for (t, got, want) in &differ {
+            if let Err(e) = repair(test, t, got, want) {
+                let sql = "SELECT CONCAT_WS(' ', t.trx_mysql_thread_id, t.trx_state, \
+                           t.trx_rows_modified, p.db, p.user, p.command) FROM \
+                           information_schema.innodb_trx t LEFT JOIN \
+                           information_schema.processlist p ON t.trx_mysql_thread_id = p.id";
+                let trx: Vec<String> = test
+                    .servers
+                    .iter_mut()
+                    .flat_map(|(a, c)| {
+                        let rows: Vec<Option<String>> = c.query(sql).unwrap_or_default();
+                        rows.into_iter().map(move |r| format!("{a}: {r:?}"))
+                    })
+                    .collect();
+                stats.other.push(format!(
+                    "#{index}: repair of {} failed: {e}; transactions: {trx:?}",
+                    t.name
+                ));
+                break;
+            }
+        }
+        if let Some(wait) = &test.after_repair {
+            wait();
         }
     }
     Step::Continue
 }
 
-/// Rolls back (directly on the server) the prepared XA transactions found, so that their
-/// locks do not stall the rest of the run.
-fn rollback_prepared(side: &mut Side, found: &[(String, String)]) {
-    for (addr, what) in found {
-        let Some(data) = what.strip_prefix("prepared XA transaction ") else {
+/// Ends what was found left open (after reporting it), directly on the server, so that its
+/// locks do not stall the rest of the run: kills the side's connection that holds the
+/// transaction (a proxy's backend connection), rolls back prepared XA transactions.
+fn end_leftovers(side: &mut Side, found: &[Leftover]) {
+    for (addr, what, conn_id) in found {
+        let Some((_, conn)) = side.servers.iter_mut().find(|(a, _)| a == addr) else {
             continue;
         };
-        if let Some((_, conn)) = side.servers.iter_mut().find(|(a, _)| a == addr) {
+        if let Some(data) = what.strip_prefix("prepared XA transaction ") {
             let _ = conn.query_drop(format!("XA ROLLBACK {data}"));
+        } else if let Some(id) = conn_id {
+            let _ = conn.query_drop(format!("KILL CONNECTION {id}"));
         }
     }
+    // Let the servers roll the killed transactions back.
+    std::thread::sleep(std::time::Duration::from_millis(200));
 }

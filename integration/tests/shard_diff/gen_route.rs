@@ -80,7 +80,12 @@ fn user_in(m: &mut Model, slot: usize) -> i64 {
 
 /// An order id of `user` (a new one if the user has none).
 fn order_of(m: &mut Model, user: i64) -> i64 {
-    let ids: Vec<i64> = m.orders.iter().filter(|o| o.1 == user).map(|o| o.0).collect();
+    let ids: Vec<i64> = m
+        .orders
+        .iter()
+        .filter(|o| o.1 == user)
+        .map(|o| o.0)
+        .collect();
     if ids.is_empty() {
         return m.new_order(Some(user)).0;
     }
@@ -95,14 +100,20 @@ pub fn write_slot(m: &mut Model, own: &mut Own, slot: usize, kind: Kind) -> Stmt
         0 | 1 => {
             let (id, user) = m.new_order(Some(user));
             let row = m.order_row(id, user);
-            Stmt::write(kind, format!("INSERT INTO {} VALUES {row}", model::ORDER_COLS))
+            Stmt::write(
+                kind,
+                format!("INSERT INTO {} VALUES {row}", model::ORDER_COLS),
+            )
         }
         2 => {
             let order = order_of(m, user);
             let id = m.items.len() as i64 + 1;
             m.items.push((id, user, order));
             let row = m.item_row((id, user, order));
-            Stmt::write(kind, format!("INSERT INTO {} VALUES {row}", model::ITEM_COLS))
+            Stmt::write(
+                kind,
+                format!("INSERT INTO {} VALUES {row}", model::ITEM_COLS),
+            )
         }
         3 if m.prepared_percent > 0 && m.rng.chance(m.prepared_percent) => {
             let mut b = Binder::default();
@@ -152,7 +163,11 @@ pub fn write_slots(m: &mut Model, own: &mut Own, slots: &[usize], kind: Kind) ->
                     m.order_row(id, user)
                 })
                 .collect();
-            let sql = format!("INSERT INTO {} VALUES {}", model::ORDER_COLS, rows.join(", "));
+            let sql = format!(
+                "INSERT INTO {} VALUES {}",
+                model::ORDER_COLS,
+                rows.join(", ")
+            );
             Stmt::write(kind, sql)
         }
         1 => {
@@ -195,7 +210,10 @@ pub fn write_other(m: &mut Model, own: &mut Own, shard: usize, kind: Kind) -> St
         1 if shard == 0 => {
             let id = m.new_note();
             let row = m.note_row(id);
-            Stmt::write(kind, format!("INSERT INTO {} VALUES {row}", model::NOTE_COLS))
+            Stmt::write(
+                kind,
+                format!("INSERT INTO {} VALUES {row}", model::NOTE_COLS),
+            )
         }
         _ => {
             let id = if shard == 0 {
@@ -205,7 +223,10 @@ pub fn write_other(m: &mut Model, own: &mut Own, shard: usize, kind: Kind) -> St
             };
             own.events.push(id);
             let row = m.event_row(id);
-            Stmt::write(kind, format!("INSERT INTO {} VALUES {row}", model::EVENT_COLS))
+            Stmt::write(
+                kind,
+                format!("INSERT INTO {} VALUES {row}", model::EVENT_COLS),
+            )
         }
     }
 }

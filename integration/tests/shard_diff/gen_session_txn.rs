@@ -67,7 +67,11 @@ fn autocommit_off(m: &mut Model) -> Stmt {
 }
 
 fn autocommit_on(m: &mut Model) -> Stmt {
-    let sql = *m.rng.pick(&["SET autocommit=1", "SET autocommit = ON", "SET @@autocommit = 1"]);
+    let sql = *m.rng.pick(&[
+        "SET autocommit=1",
+        "SET autocommit = ON",
+        "SET @@autocommit = 1",
+    ]);
     Stmt::session(Kind::SessAutocommitOn, sql)
 }
 
@@ -76,7 +80,10 @@ fn commit_or_rollback(m: &mut Model) -> (Stmt, &'static str) {
         0 => (Stmt::session(Kind::SessCommit, "COMMIT"), "COMMIT"),
         1 => (Stmt::session(Kind::SessCommit, "COMMIT WORK"), "COMMIT"),
         2 => (Stmt::session(Kind::SessRollback, "ROLLBACK"), "ROLLBACK"),
-        _ => (Stmt::session(Kind::SessRollback, "ROLLBACK WORK"), "ROLLBACK"),
+        _ => (
+            Stmt::session(Kind::SessRollback, "ROLLBACK WORK"),
+            "ROLLBACK",
+        ),
     }
 }
 
@@ -181,7 +188,10 @@ pub fn block(m: &mut Model) -> Vec<Stmt> {
         Mode::StartTransaction,
     ]);
     let mut out = Vec::new();
-    let mut sess = Session { mode, ac_off: false };
+    let mut sess = Session {
+        mode,
+        ac_off: false,
+    };
     if mode == Mode::InitAutocommit {
         out.push(Stmt::reconnect(true));
         sess.ac_off = true;

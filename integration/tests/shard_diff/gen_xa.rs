@@ -72,7 +72,11 @@ pub fn block(m: &mut Model) -> Vec<Stmt> {
             "XA ROLLBACK (from IDLE)"
         }
     };
-    let span = if spans { "spanning both shards" } else { "on one shard" };
+    let span = if spans {
+        "spanning both shards"
+    } else {
+        "on one shard"
+    };
     out.push(Stmt::check(&format!(
         "XA transaction x{id} {span}, writes {route:?}, ended by {ending}"
     )));

@@ -140,7 +140,7 @@ pub fn reconnect(
     let step = resync(test, reference);
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until && !contents::open_writers(test, reference).is_empty() {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(50));
     }
     step
 }
@@ -157,7 +157,9 @@ pub fn xa_refused(
 ) -> Step {
     let id = stmt.xa.map_or(0, |x| x.id);
     stats.refused(index, stmt, message, true);
-    stats.xa_refused.push((index, stmt.shown(), message.to_string()));
+    stats
+        .xa_refused
+        .push((index, stmt.shown(), message.to_string()));
     test.xa_skip = Some(id);
     let why = format!("right after the proxy refused #{index} `{}`", stmt.sql);
     if let Step::Abort(e) = contents::check(index, &Stmt::check(&why), test, reference, stats) {

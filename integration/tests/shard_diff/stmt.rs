@@ -282,7 +282,10 @@ impl Stmt {
         } else {
             ""
         };
-        let mut s = Stmt::write(Kind::SessReconnect, format!("-- disconnect, reconnect{init}"));
+        let mut s = Stmt::write(
+            Kind::SessReconnect,
+            format!("-- disconnect, reconnect{init}"),
+        );
         s.ctl = Ctl::Reconnect { autocommit_off };
         s
     }
