@@ -330,7 +330,11 @@ impl Stats {
             }
         }
         if self.mismatches.len() > 20 {
-            let _ = writeln!(s, "... and {} more mismatches", self.mismatches.len() - 20);
+            let _ = writeln!(s, "... and {} more mismatches:", self.mismatches.len() - 20);
+            for m in self.mismatches.iter().skip(20).take(300) {
+                let sql: String = m.sql.chars().take(200).collect();
+                let _ = writeln!(s, "  #{} {:?}: {sql}", m.index, m.kind);
+            }
         }
         for o in &self.other {
             let _ = writeln!(s, "PROBLEM: {o}");
