@@ -3,9 +3,11 @@
 
 use super::gen_prepared as prep;
 use super::gen_read as read;
+use super::gen_session_txn;
 use super::gen_txn;
 use super::gen_write as write;
 use super::gen_write::user_key_where;
+use super::gen_xa;
 use super::model::Model;
 use super::stmt::{Kind, Stmt};
 
@@ -129,10 +131,17 @@ pub fn refuse_subquery(m: &mut Model) -> Stmt {
 /// Makes one statement.
 type Maker = fn(&mut Model) -> Stmt;
 
-/// The next step of the stream: one statement, or now and then a whole transaction.
+/// The next step of the stream: one statement, or now and then a whole transaction (a
+/// short BEGIN..COMMIT, a session block of gen_session_txn, or an XA transaction).
 pub fn next(m: &mut Model) -> Vec<Stmt> {
     if m.txn_percent > 0 && m.rng.chance(m.txn_percent) {
         return gen_txn::transaction(m);
+    }
+    if m.session_percent > 0 && m.rng.chance(m.session_percent) {
+        return gen_session_txn::block(m);
+    }
+    if m.xa_percent > 0 && m.rng.chance(m.xa_percent) {
+        return gen_xa::block(m);
     }
     vec![one(m)]
 }

@@ -46,6 +46,12 @@ pub struct Model {
     pub prepared_percent: u32,
     /// Percent of the steps that are a transaction (BEGIN, 2-6 statements, COMMIT/ROLLBACK).
     pub txn_percent: u32,
+    /// Percent of the steps that are a session-transaction block (gen_session_txn).
+    pub session_percent: u32,
+    /// Percent of the steps that are a client XA transaction (gen_xa).
+    pub xa_percent: u32,
+    /// XA transactions generated so far (numbers their xids).
+    pub xa_count: u32,
     /// (id, user_id) of every order id ever generated.
     pub orders: Vec<(i64, i64)>,
     /// (id, user_id, order_id) of every order item id ever generated.
@@ -66,6 +72,9 @@ impl Model {
             rng: Rng::new(seed),
             prepared_percent: 0,
             txn_percent: 0,
+            session_percent: 0,
+            xa_percent: 0,
+            xa_count: 0,
             orders: Vec::new(),
             items: Vec::new(),
             accounts: Vec::new(),

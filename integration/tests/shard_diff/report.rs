@@ -1,6 +1,6 @@
 //! Counting verdicts per category and printing the summary.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use super::compare::{Outcome, Row, show_row};
@@ -100,6 +100,14 @@ pub struct Stats {
     pub prepared_str_keys: usize,
     /// Every statement run inside a transaction (all kinds together).
     pub in_txn: KindStats,
+    /// The first statement after the last contents check (checks name the span they cover).
+    pub last_check: usize,
+    /// Physical-contents differences already reported (each is reported once).
+    pub physical_seen: HashSet<String>,
+    /// Statements of XA transactions skipped after the proxy refused an earlier one.
+    pub skipped: usize,
+    /// XA statements the proxy refused as allowed: (index, statement, message).
+    pub xa_refused: Vec<(usize, String, String)>,
 }
 
 impl Stats {
@@ -253,6 +261,23 @@ impl Stats {
             n(Kind::TxnRollback),
             self.in_txn.run
         );
+        let _ = writeln!(
+            s,
+            "session blocks: {} autocommit=0 by SET, {} reconnects, {} BEGIN; savepoints: {}; \
+             XA: {} started, {} refused as allowed (then rolled back, {} statements skipped); \
+             contents checks: {}",
+            n(Kind::SessAutocommitOff),
+            n(Kind::SessReconnect),
+            n(Kind::SessBegin),
+            n(Kind::SavepointSet),
+            n(Kind::XaStart),
+            self.xa_refused.len(),
+            self.skipped,
+            n(Kind::CheckContents)
+        );
+        for (i, sql, msg) in self.xa_refused.iter().take(5) {
+            let _ = writeln!(s, "  XA refusal #{i}: {}\n      -> {msg}", clip(sql));
+        }
         if !self.both_failed_codes.is_empty() {
             let codes: Vec<String> = self
                 .both_failed_codes
@@ -305,7 +330,11 @@ impl Stats {
             }
         }
         if self.mismatches.len() > 20 {
-            let _ = writeln!(s, "... and {} more mismatches", self.mismatches.len() - 20);
+            let _ = writeln!(s, "... and {} more mismatches:", self.mismatches.len() - 20);
+            for m in self.mismatches.iter().skip(20).take(300) {
+                let sql: String = m.sql.chars().take(200).collect();
+                let _ = writeln!(s, "  #{} {:?}: {sql}", m.index, m.kind);
+            }
         }
         for o in &self.other {
             let _ = writeln!(s, "PROBLEM: {o}");

@@ -100,6 +100,15 @@ pub const SHARDING_YAML: &str = r#"
 
 fn recreate_db(addr: &str, db: &str) -> mysql::Conn {
     let mut c = server(addr);
+    // Prepared XA transactions of an earlier run (they survive disconnects) hold locks that
+    // would block DROP DATABASE.
+    let xas: Vec<mysql::Row> = c.query("XA RECOVER").unwrap_or_default();
+    for row in xas {
+        let data: String = row.get(3).unwrap_or_default();
+        if data.starts_with(&format!("{db}-")) {
+            let _ = c.query_drop(format!("XA ROLLBACK '{data}'"));
+        }
+    }
     for sql in [
         format!("DROP DATABASE IF EXISTS `{db}`"),
         format!("CREATE DATABASE `{db}`"),

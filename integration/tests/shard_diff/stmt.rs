@@ -87,6 +87,77 @@ pub enum Kind {
     TxnReadOwn,
     /// The final full-content comparison (`SELECT * ... ORDER BY` primary key).
     Contents,
+    /// `SET autocommit=0` (a session block in autocommit-off mode).
+    SessAutocommitOff,
+    /// `SET autocommit=1`: ends (commits) an autocommit-off transaction.
+    SessAutocommitOn,
+    /// Both sides disconnect and reconnect (mid-transaction: it must be rolled back), with
+    /// or without `SET autocommit=0` as the driver's init statement.
+    SessReconnect,
+    /// `BEGIN` / `START TRANSACTION` of a session block.
+    SessBegin,
+    /// `BEGIN` / `START TRANSACTION` while a transaction is open (implicit commit).
+    SessBeginNested,
+    SessCommit,
+    SessRollback,
+    /// DDL on the unsharded scratch table (implicit commit).
+    SessDdl,
+    /// `LOCK TABLES notes WRITE` (implicit commit; the proxy may refuse it).
+    SessLock,
+    /// `UNLOCK TABLES` (commits when tables were locked).
+    SessUnlock,
+    SavepointSet,
+    SavepointRollback,
+    SavepointRelease,
+    /// A savepoint statement naming a savepoint that no longer exists (fails alike).
+    SavepointGone,
+    /// Inside a session block: a write routed to one sub-table of one shard.
+    RouteOneSlot,
+    /// Inside a session block: writes to several sub-tables of one shard.
+    RouteSubTables,
+    /// Inside a session block: writes routed to both shards.
+    RouteTwoShards,
+    /// Inside a session block: a read of rows the transaction wrote.
+    SessReadOwn,
+    XaStart,
+    XaEnd,
+    XaPrepare,
+    XaCommit,
+    XaCommitOnePhase,
+    XaRollback,
+    /// A write inside an XA transaction.
+    XaWrite,
+    /// After a transaction: every table's committed contents through the side's second
+    /// connection (the proxy, as a primary-only user) against the reference.
+    CheckContents,
+    /// After a transaction: every table's committed contents read straight from the shard
+    /// primaries' physical tables against the reference.
+    CheckPhysical,
+    /// After a transaction: no transaction with writes (or prepared XA) left on a server.
+    CheckLeftover,
+}
+
+/// How the runner treats a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ctl {
+    /// Run on the side under test, then (or dry) on the reference, as always.
+    Plain,
+    /// Transaction / session control: runs for real on both sides; both must answer alike.
+    Session,
+    /// Both sides disconnect (an open transaction must be rolled back) and reconnect,
+    /// with `SET autocommit=0` as the connection's init statement when `autocommit_off`.
+    Reconnect { autocommit_off: bool },
+    /// Compare every table's committed contents (and look for leftover transactions).
+    Check,
+}
+
+/// A statement of the XA transaction `id` (its xid is `'{db}-x<id>'` on each side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct XaTag {
+    pub id: u32,
+    /// The XA transaction touches a second shard at or before this statement: the proxy
+    /// may refuse it (1235 naming the limitation) if nothing happened.
+    pub may_refuse: bool,
 }
 
 /// What the proxy is allowed to do with a category.
@@ -111,6 +182,18 @@ impl Kind {
             | TxnCommit | TxnRollback | TxnReadOwn => Support::Must,
             // A prepared multi-row INSERT over several sub-tables is refused (docs/sharding.md).
             RefuseKeyUpdate | RefuseJoinNonKey | RefuseWindow | RefuseSubquery => Support::Refuse,
+            // LOCK TABLES on an unsharded table may be refused (docs/sharding.md); the reference
+            // then skips it too. A refused DDL is reported, never a failure in itself.
+            SessLock | SessUnlock | SessDdl => Support::May,
+            SessAutocommitOff | SessAutocommitOn | SessReconnect | SessBegin | SessBeginNested
+            | SessCommit | SessRollback | SavepointSet | SavepointRollback | SavepointRelease
+            | SavepointGone | RouteOneSlot | RouteSubTables | RouteTwoShards | SessReadOwn => {
+                Support::Must
+            }
+            XaStart | XaEnd | XaPrepare | XaCommit | XaCommitOnePhase | XaRollback | XaWrite => {
+                Support::Must
+            }
+            CheckContents | CheckPhysical | CheckLeftover => Support::Must,
             _ => Support::May,
         }
     }
@@ -131,6 +214,8 @@ pub struct Stmt {
     pub in_txn: bool,
     /// Prepared, with an integer sharding key bound as a string (`'42'`).
     pub str_key: bool,
+    pub ctl: Ctl,
+    pub xa: Option<XaTag>,
 }
 
 impl Stmt {
@@ -143,6 +228,8 @@ impl Stmt {
             params: None,
             in_txn: false,
             str_key: false,
+            ctl: Ctl::Plain,
+            xa: None,
         }
     }
 
@@ -155,6 +242,8 @@ impl Stmt {
             params: None,
             in_txn: false,
             str_key: false,
+            ctl: Ctl::Plain,
+            xa: None,
         }
     }
 
@@ -167,6 +256,8 @@ impl Stmt {
             params: None,
             in_txn: false,
             str_key: false,
+            ctl: Ctl::Plain,
+            xa: None,
         }
     }
 
@@ -174,6 +265,42 @@ impl Stmt {
     pub fn bind(mut self, params: Vec<Value>, str_key: bool) -> Stmt {
         self.params = Some(params);
         self.str_key = str_key;
+        self
+    }
+
+    /// A transaction / session control statement (run for real on both sides).
+    pub fn session(kind: Kind, sql: &str) -> Stmt {
+        let mut s = Stmt::write(kind, sql.to_string());
+        s.ctl = Ctl::Session;
+        s
+    }
+
+    /// Both sides disconnect and reconnect.
+    pub fn reconnect(autocommit_off: bool) -> Stmt {
+        let init = if autocommit_off {
+            " (init: SET autocommit=0)"
+        } else {
+            ""
+        };
+        let mut s = Stmt::write(
+            Kind::SessReconnect,
+            format!("-- disconnect, reconnect{init}"),
+        );
+        s.ctl = Ctl::Reconnect { autocommit_off };
+        s
+    }
+
+    /// A comparison of every table's committed contents; `why` says after what.
+    pub fn check(why: &str) -> Stmt {
+        let mut s = Stmt::read(Kind::CheckContents, format!("-- check contents: {why}"));
+        s.ctl = Ctl::Check;
+        s
+    }
+
+    /// Marks the statement as part of XA transaction `tag.id`.
+    pub fn in_xa(mut self, tag: XaTag) -> Stmt {
+        self.xa = Some(tag);
+        self.in_txn = true;
         self
     }
 
@@ -189,9 +316,12 @@ impl Stmt {
     /// reads there other than single-key lookups may be refused.
     pub fn support(&self) -> Support {
         let kind = self.kind.support();
+        if self.xa.is_some_and(|x| x.may_refuse) {
+            return Support::May;
+        }
         let one_slot_read = matches!(
             self.kind,
-            Kind::SelectPoint | Kind::PrepPoint | Kind::TxnReadOwn
+            Kind::SelectPoint | Kind::PrepPoint | Kind::TxnReadOwn | Kind::SessReadOwn
         );
         if self.in_txn && !self.write && kind == Support::Must && !one_slot_read {
             return Support::May;
