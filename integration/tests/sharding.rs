@@ -4,12 +4,12 @@
 //! correctly is refused with a named MySQL error.
 
 mod counts;
+mod hygiene;
 mod placement;
 mod refusals;
 mod scatter;
 mod transactions;
 mod txn_endings;
-mod hygiene;
 
 use mysql::Conn;
 use mysql::prelude::Queryable;

@@ -53,7 +53,10 @@ pub async fn run_command(
     conn.reply_read();
     conn.last_failed = p.first() == Some(&ERR_HEADER);
     match p.first().copied() {
-        Some(ERR_HEADER) => Ok(Err(p.to_vec())),
+        Some(ERR_HEADER) => {
+            crate::executor::passthrough::refresh_after_error(conn, backend).await?;
+            Ok(Err(p.to_vec()))
+        }
         Some(OK_HEADER) => {
             let ok = match packets::Ok::parse(&p, true) {
                 Ok(ok) => ok,

@@ -225,6 +225,9 @@ pub async fn relay(
         conn.schema = Some(schema.clone());
     }
     conn.reply_read();
+    if tracker.failed {
+        refresh_after_error(conn, backend_name).await?;
+    }
     client.flush().await.map_err(|e| client_gone(conn, e))?;
     let row_count = match (tracker.failed, tracker.rows) {
         (false, None) => i64::try_from(tracker.affected_rows).unwrap_or(i64::MAX),
@@ -242,6 +245,17 @@ pub async fn relay(
         insert_id: tracker.insert_id,
         rows: tracker.rows,
     })
+}
+
+/// The status flags an ERR reply does not carry (see `BackendConn::refresh_status_after_error`).
+pub async fn refresh_after_error(conn: &mut BackendConn, backend: &str) -> Result<(), ExecError> {
+    conn.refresh_status_after_error()
+        .await
+        .map_err(|source| ExecError::Lost {
+            backend: backend.to_string(),
+            source,
+            partial: true,
+        })
 }
 
 fn client_gone(conn: &mut BackendConn, e: ProtocolError) -> ExecError {

@@ -38,7 +38,12 @@ impl Session {
             }
             conn.reusable = false;
             let backend = conn.pool().name().to_string();
-            let held_for = self.holds_connection();
+            let in_trans = conn.status & crate::protocol::packets::status::IN_TRANS != 0;
+            let held_for = if in_trans {
+                Some("transaction")
+            } else {
+                self.pins.reason()
+            };
             self.status = crate::protocol::packets::status::AUTOCOMMIT;
             self.pins.clear();
             if let Some(why) = held_for {
@@ -173,6 +178,11 @@ impl Session {
 
     /// After each command: gives back the connections the session need not keep.
     pub(super) async fn settle(&mut self) {
+        if !self.txn_open() && self.autocommit() {
+            // No transaction: its savepoints are gone (also when a prepared or plain COMMIT
+            // ended it).
+            self.savepoints.clear();
+        }
         let held = self.holds_connection();
         if held != self.held_for {
             self.proxy.pin_changed(self.held_for, held);
@@ -194,10 +204,20 @@ impl Session {
                 let pending = std::mem::take(&mut self.unread_insert_id);
                 self.read_last_insert_id(&mut conn, &pending).await;
             }
+            self.autocommit_back_on(&mut conn).await;
             conn.state_key = key;
         }
         for (_, mut conn) in std::mem::take(&mut self.others) {
+            self.autocommit_back_on(&mut conn).await;
             conn.state_key = key;
+        }
+    }
+
+    /// A connection that still runs with autocommit off after the session turned it on (it
+    /// was synced before): synced now, or the pool would close it as unclean.
+    async fn autocommit_back_on(&self, conn: &mut PooledConn) {
+        if conn.autocommit_off() && self.autocommit() && self.sync(conn).await.is_err() {
+            conn.reusable = false;
         }
     }
 

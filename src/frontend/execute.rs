@@ -99,6 +99,11 @@ impl Session {
         {
             entry.types = Some(types.into());
         }
+        let sql = std::sync::Arc::clone(&entry.sql);
+        self.check_prepared_transaction_control(&sql)?;
+        let Some(entry) = self.stmts.get_mut(stmt_id) else {
+            return Ok(());
+        };
         if let Some(shape) = entry.shape.clone() {
             let read = entry.read;
             let r = self.execute_sharded(payload, stmt_id, shape, read).await;

@@ -120,6 +120,7 @@ async fn connect(
         held_replica: None,
         others: Default::default(),
         shard_gtids: Default::default(),
+        txn_watch: Default::default(),
     };
     if let Some(db) = hello.database {
         if let Err(e) = session.check_schema(&db) {

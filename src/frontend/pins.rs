@@ -221,6 +221,11 @@ pub struct Pins {
 }
 
 impl Pins {
+    /// LOCK TABLES holds table locks on the session's connection.
+    pub fn table_locks(&self) -> bool {
+        self.table_locks
+    }
+
     /// An XA transaction is open on the session's (default shard's) connection.
     pub fn xa_open(&self) -> bool {
         self.xa

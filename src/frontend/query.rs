@@ -41,12 +41,10 @@ impl Session {
         if self.session_functions(sql).await? {
             return Ok(());
         }
-        if !self.txn_open() && self.autocommit() {
+        self.transaction_rules(sql, &plan, &snapshot).await?;
+        if prescan::ends_transaction(sql).is_some() {
+            // Gone with the transaction, wherever the statement runs.
             self.savepoints.clear();
-        }
-        self.check_xa_start(sql)?;
-        if router::txn::commits_implicitly(sql) {
-            self.commit_before(&snapshot).await?;
         }
         if let Some(op) = router::savepoint::parse(sql)
             && let Some(done) = self.savepoint_all(&snapshot, sql, &op).await

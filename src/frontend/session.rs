@@ -91,6 +91,8 @@ pub struct Session {
     pub(super) others: std::collections::BTreeMap<usize, PooledConn>,
     /// Last GTID the session committed on each non-default shard (read-your-writes).
     pub(super) shard_gtids: std::collections::BTreeMap<usize, String>,
+    /// The transaction as it stood before the current command (see `transaction`).
+    pub(super) txn_watch: super::transaction::TxnWatch,
 }
 
 pub use super::login::serve;
@@ -171,10 +173,12 @@ impl Session {
             self.route = "proxy";
             self.checkout_wait = std::time::Duration::ZERO;
             let started = Instant::now();
-            let (txn_before, autocommit_before) = (self.shards_in_transaction(), self.autocommit());
+            self.txn_watch = super::transaction::TxnWatch {
+                shards: self.shards_in_transaction(),
+                autocommit: self.autocommit(),
+            };
             let result = self.dispatch(&payload).await;
-            self.follow_transaction_end(&txn_before, autocommit_before)
-                .await;
+            self.follow_transaction_end().await;
             self.log_if_slow(&payload, started.elapsed());
             match result {
                 Ok(true) => {}

@@ -9,9 +9,19 @@ use std::sync::Arc;
 
 use super::FrontendError;
 use super::session::Session;
+use crate::backend::connection::BackendConn;
 use crate::protocol::packets::status;
+use crate::router::classify::Reason;
 use crate::router::shard::error::ShardError;
+use crate::router::{Plan, Why, txn};
 use crate::runtime::Snapshot;
+
+/// The session's transaction before a command: the shards holding it, and autocommit.
+#[derive(Debug, Default)]
+pub(super) struct TxnWatch {
+    pub shards: Vec<usize>,
+    pub autocommit: bool,
+}
 
 impl Session {
     /// Inside a transaction (open on a connection, or autocommit off)?
@@ -72,9 +82,7 @@ impl Session {
 
     /// Another shard's connection is inside the session's transaction.
     pub(super) fn others_in_transaction(&self) -> bool {
-        self.others
-            .values()
-            .any(|c| c.status & status::IN_TRANS != 0)
+        self.others.values().any(|c| part_of_transaction(c))
     }
 
     /// The shards whose connection the session holds inside a transaction.
@@ -98,19 +106,21 @@ impl Session {
 
     /// After a command: a transaction that ended on some of its shards only (a server's own
     /// implicit commit, a deadlock's rollback, a lost connection) or that autocommit turned
-    /// on ends the same way on the others. `before` is `shards_in_transaction` and
-    /// `autocommit_before` the setting before the command.
-    pub(super) async fn follow_transaction_end(
-        &mut self,
-        before: &[usize],
-        autocommit_before: bool,
-    ) {
+    /// on ends the same way on the others. `txn_watch` holds the transaction as it stood
+    /// before the command; the proxy's own endings of it (COMMIT/ROLLBACK on every shard, the
+    /// commit before an implicit-commit statement) clear it.
+    pub(super) async fn follow_transaction_end(&mut self) {
+        let before = std::mem::take(&mut self.txn_watch);
+        if before.shards.is_empty() {
+            // No transaction before the command (or the proxy ended it): nothing ended.
+            return;
+        }
         let now = self.shards_in_transaction();
         if now.is_empty() {
             return;
         }
         let mut commit = None;
-        for shard in before.iter().filter(|s| !now.contains(s)) {
+        for shard in before.shards.iter().filter(|s| !now.contains(s)) {
             let held = if *shard == self.routing.registry.default_shard {
                 self.backend.as_ref()
             } else {
@@ -120,7 +130,7 @@ impl Session {
             let committed = held.is_some_and(|c| !c.last_failed);
             commit = Some(commit.unwrap_or(true) && committed);
         }
-        if commit.is_none() && self.autocommit() && !autocommit_before {
+        if commit.is_none() && self.autocommit() && !before.autocommit {
             commit = Some(true);
         }
         let Some(commit) = commit else {
@@ -176,6 +186,82 @@ impl Session {
                 &[],
                 "XA START while the transaction has written on several shards (end the \
                  transaction with COMMIT or ROLLBACK first)",
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Must this connection take part in ending the session's transaction? It reports one open,
+/// or it runs with autocommit off (a read there opened one that a result set's status flags
+/// do not report).
+pub(super) fn part_of_transaction(conn: &BackendConn) -> bool {
+    conn.status & status::IN_TRANS != 0 || conn.autocommit_off()
+}
+
+impl Session {
+    /// What a statement does to a transaction spanning shards, before it runs: refused when
+    /// its effect on the transaction is hidden from the proxy (EXECUTE, CALL, compound and
+    /// multi-statements may COMMIT or ROLLBACK inside); every shard commits first when it
+    /// commits implicitly; XA START refused while the transaction spans shards. A statement
+    /// the router refuses changes nothing.
+    pub(super) async fn transaction_rules(
+        &mut self,
+        sql: &[u8],
+        plan: &Plan,
+        snapshot: &Arc<Snapshot>,
+    ) -> Result<(), FrontendError> {
+        if matches!(plan, Plan::Refused(_) | Plan::Admin(_)) {
+            return Ok(());
+        }
+        self.check_xa_start(sql)?;
+        if !self.others_in_transaction() {
+            return Ok(());
+        }
+        let multi = matches!(
+            plan,
+            Plan::Single {
+                why: Why::Statement(Reason::MultiStatement),
+                ..
+            }
+        );
+        if multi || txn::hides_transaction_control(sql) {
+            return Err(FrontendError::Sharding(ShardError::unsupported(
+                &[],
+                "EXECUTE, CALL, compound statements and multi-statements while a transaction \
+                 spans shards (they may end the transaction where the proxy cannot see it; \
+                 COMMIT or ROLLBACK first, or send the statements one by one)",
+            )));
+        }
+        let implicit = txn::commits_implicitly(sql)
+            || (txn::unlocks_tables(sql) && self.pins.table_locks())
+            || (!self.autocommit() && txn::sets_autocommit_on(sql));
+        if implicit {
+            self.commit_before(snapshot).await?;
+        }
+        Ok(())
+    }
+
+    /// A COM_STMT_EXECUTE whose statement ends the transaction or commits implicitly, while
+    /// the transaction spans shards: refused (the proxy ends transactions on every shard only
+    /// for text statements).
+    pub(super) fn check_prepared_transaction_control(
+        &self,
+        sql: &[u8],
+    ) -> Result<(), FrontendError> {
+        if !self.others_in_transaction() {
+            return Ok(());
+        }
+        let controls = crate::router::prescan::ends_transaction(sql).is_some()
+            || txn::commits_implicitly(sql)
+            || txn::sets_autocommit_on(sql)
+            || txn::hides_transaction_control(sql)
+            || crate::router::savepoint::parse(sql).is_some();
+        if controls {
+            return Err(FrontendError::Sharding(ShardError::unsupported(
+                &[],
+                "a prepared statement that ends the transaction, commits implicitly or sets a \
+                 savepoint while the transaction spans shards (send it as a text statement)",
             )));
         }
         Ok(())

@@ -134,10 +134,7 @@ fn vanishing_clients_leave_only_clean_pooled_connections() {
     r0.thaw();
     std::thread::sleep(Duration::from_secs(6));
     done.store(true, Ordering::SeqCst);
-    let sessions: usize = workers
-        .into_iter()
-        .map(|w| w.join().expect("worker"))
-        .sum();
+    let sessions: usize = workers.into_iter().map(|w| w.join().expect("worker")).sum();
     eprintln!(
         "{sessions} client sessions in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -220,7 +217,10 @@ fn check_through_proxy(proxy: &crate::harness::Proxy) {
                 // survive its clients.
                 let xa: Vec<(i64, i64, i64, String)> = c.query("XA RECOVER").expect("xa recover");
                 let ours: Vec<_> = xa.iter().filter(|x| x.3.starts_with("hx")).collect();
-                assert!(ours.is_empty(), "control client {i}: XA transactions {ours:?}");
+                assert!(
+                    ours.is_empty(),
+                    "control client {i}: XA transactions {ours:?}"
+                );
             })
         })
         .collect();

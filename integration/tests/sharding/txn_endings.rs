@@ -97,7 +97,10 @@ fn run_case(mut c: Conn, start: Start, users: [i64; 2], end: End, base_id: i64) 
     }
     run(
         &mut c,
-        &format!("UPDATE orders SET status = 'u' WHERE user_id = {}", users[0]),
+        &format!(
+            "UPDATE orders SET status = 'u' WHERE user_id = {}",
+            users[0]
+        ),
     );
     match end {
         End::Commit => run(&mut c, "COMMIT"),
@@ -132,8 +135,10 @@ fn run_case(mut c: Conn, start: Start, users: [i64; 2], end: End, base_id: i64) 
 
 fn rows_direct(db: &str) -> Vec<(i64, i64, String)> {
     let mut c = backend(&sandbox().s0_primary);
-    c.query(format!("SELECT id, user_id, status FROM {db}.orders ORDER BY id"))
-        .expect("reference rows")
+    c.query(format!(
+        "SELECT id, user_id, status FROM {db}.orders ORDER BY id"
+    ))
+    .expect("reference rows")
 }
 
 fn rows_sharded(db: &str) -> Vec<(i64, i64, String)> {
@@ -190,12 +195,22 @@ fn every_way_to_end_a_transaction_matches_one_server() {
         for (where_, users) in PLACEMENTS {
             for end in ends {
                 let case = format!("{start:?} / {where_} / {end:?}");
-                let got = run_case(connect(start, Some(&proxy), &db), start, users, end, base_id);
+                let got = run_case(
+                    connect(start, Some(&proxy), &db),
+                    start,
+                    users,
+                    end,
+                    base_id,
+                );
                 let want = run_case(connect(start, None, &ref_db), start, users, end, base_id);
                 assert_eq!(got, want, "{case}: statement answers");
                 // A disconnect's rollback happens when the server notices: wait for it.
                 std::thread::sleep(std::time::Duration::from_millis(
-                    if matches!(end, End::Disconnect) { 300 } else { 0 },
+                    if matches!(end, End::Disconnect) {
+                        300
+                    } else {
+                        0
+                    },
                 ));
                 assert_eq!(rows_sharded(&db), rows_direct(&ref_db), "{case}: rows left");
                 // The next client starts clean: autocommit on, no transaction, no leftovers.
@@ -218,6 +233,10 @@ fn every_way_to_end_a_transaction_matches_one_server() {
                  WHERE p.DB = '{db}' AND p.COMMAND = 'Sleep'"
             ))
             .expect("trx");
-        assert_eq!(open, vec![0], "an idle pooled connection holds a transaction");
+        assert_eq!(
+            open,
+            vec![0],
+            "an idle pooled connection holds a transaction"
+        );
     }
 }

@@ -386,12 +386,35 @@ impl BackendConn {
     }
 
     /// Can this connection go to another session as it is? Its last reply was read to the
-    /// end, nothing unasked is buffered, and the server reports no open transaction.
+    /// end, nothing unasked is buffered, the server reports no open transaction, and it does
+    /// not run with autocommit off (a read there opens a transaction that the status flags
+    /// of a result set do not report).
     pub fn is_clean(&self) -> bool {
         self.reusable
             && !self.reply_pending
             && !self.io.has_unread()
             && self.status & crate::protocol::packets::status::IN_TRANS == 0
+            && !self.autocommit_off()
+    }
+
+    /// The connection runs with autocommit off (as the session that set it recorded).
+    pub fn autocommit_off(&self) -> bool {
+        self.vars
+            .get("autocommit")
+            .is_some_and(|v| v.eq_ignore_ascii_case("OFF") || v == "0")
+    }
+
+    /// After an ERR reply (which carries no status flags): reads the server's status again
+    /// with COM_PING when the error may have opened or ended a transaction (a failed
+    /// statement with autocommit off opens one; a deadlock rolls one back).
+    pub async fn refresh_status_after_error(&mut self) -> Result<(), ProtocolError> {
+        let in_trans = self.status & crate::protocol::packets::status::IN_TRANS != 0;
+        if !in_trans && !self.autocommit_off() {
+            return Ok(());
+        }
+        self.simple_command(&[crate::protocol::command::COM_PING])
+            .await
+            .map(|_| ())
     }
 
     /// Runs one of the proxy's own commands that answers with OK (or EOF) or ERR.

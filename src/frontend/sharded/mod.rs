@@ -140,7 +140,7 @@ impl Session {
         if conn.status & status::IN_TRANS != 0 {
             return Ok(());
         }
-        if self.txn_open() || !self.savepoints.is_empty() {
+        if self.txn_open() || (!self.savepoints.is_empty() && !self.autocommit()) {
             self.simple_on(conn, "BEGIN").await?;
             self.savepoints_on_join(conn).await?;
         }

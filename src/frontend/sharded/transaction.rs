@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::backend::pool::PooledConn;
 use crate::frontend::FrontendError;
 use crate::frontend::session::Session;
-use crate::protocol::packets::{self, status};
+use crate::frontend::transaction::part_of_transaction;
+use crate::protocol::packets;
 use crate::router::savepoint::Savepoint;
 use crate::runtime::Snapshot;
 
@@ -66,11 +67,7 @@ impl Session {
         payload: &[u8],
         commit: bool,
     ) -> Option<Result<(), FrontendError>> {
-        if !self
-            .others
-            .values()
-            .any(|c| c.status & status::IN_TRANS != 0)
-        {
+        if !self.others_in_transaction() {
             return None;
         }
         // The default shard first (where BEGIN ran), then the others; the statement as the
@@ -85,7 +82,14 @@ impl Session {
         } else {
             self.rollback_all(&mut conns, &sql).await
         };
+        if releases(&sql) {
+            // COMMIT/ROLLBACK ... RELEASE: each server closes its connection after the OK.
+            for (_, conn) in conns.iter_mut() {
+                conn.reusable = false;
+            }
+        }
         self.savepoints.clear();
+        self.txn_watch = Default::default();
         Some(self.finish_on_all(snapshot, conns, result).await)
     }
 
@@ -100,7 +104,7 @@ impl Session {
         let busy: Vec<usize> = self
             .others
             .iter()
-            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
+            .filter(|(_, c)| part_of_transaction(c))
             .map(|(s, _)| *s)
             .collect();
         conns.extend(
@@ -148,7 +152,7 @@ impl Session {
         let busy: Vec<usize> = self
             .others
             .iter()
-            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
+            .filter(|(_, c)| part_of_transaction(c))
             .map(|(s, _)| *s)
             .collect();
         conns.extend(
@@ -165,6 +169,8 @@ impl Session {
         }
         self.savepoints.clear();
         self.note_status(self.status);
+        // The proxy ended the transaction it knew of: nothing for `follow_transaction_end`.
+        self.txn_watch = Default::default();
         result
     }
 
@@ -196,6 +202,19 @@ impl Session {
             }
         }
     }
+}
+
+/// `COMMIT RELEASE` / `ROLLBACK AND NO CHAIN RELEASE` (not `NO RELEASE`).
+fn releases(sql: &str) -> bool {
+    let words: Vec<String> = sql
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
+    words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| w == "RELEASE" && (i == 0 || words[i - 1] != "NO"))
 }
 
 fn cause_of(e: &FrontendError) -> String {
