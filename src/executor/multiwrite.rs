@@ -51,7 +51,7 @@ pub async fn run_command(
     };
     // One packet is the whole reply to a write (anything else is not reused, below).
     conn.reply_read();
-    conn.last_failed = p.first() == Some(&ERR_HEADER);
+    conn.last_error = packets::err_code(&p);
     match p.first().copied() {
         Some(ERR_HEADER) => {
             crate::executor::passthrough::refresh_after_error(conn, backend).await?;

@@ -154,6 +154,7 @@ pub async fn relay(
     mut backend_seq: u8,
 ) -> Result<Outcome, ExecError> {
     let mut partial = false;
+    conn.last_error = None;
     while !tracker.is_done() {
         let lost = |source, partial| ExecError::Lost {
             backend: backend_name.to_string(),
@@ -186,6 +187,7 @@ pub async fn relay(
         if tracker.failed {
             // The ERR packet that ends the reply (nothing follows it).
             crate::metrics::error_sent(&frame.payload);
+            conn.last_error = crate::protocol::packets::err_code(&frame.payload);
         }
         match action {
             Action::Forward => {
@@ -220,7 +222,6 @@ pub async fn relay(
             .map_err(|e| client_gone(conn, e))?;
     }
     conn.status = tracker.status;
-    conn.last_failed = tracker.failed;
     if let Some(schema) = &tracker.schema {
         conn.schema = Some(schema.clone());
     }

@@ -178,6 +178,22 @@ impl Session {
 
     /// After each command: gives back the connections the session need not keep.
     pub(super) async fn settle(&mut self) {
+        if self.autocommit() {
+            // Autocommit went back on (which committed): connections that still run with it
+            // off are brought to the session's setting before anything else looks at them.
+            if let Some(mut conn) = self.backend.take() {
+                self.autocommit_back_on(&mut conn).await;
+                self.backend = Some(conn).filter(|c| c.reusable);
+            }
+            for shard in self.others.keys().copied().collect::<Vec<_>>() {
+                if let Some(mut conn) = self.others.remove(&shard) {
+                    self.autocommit_back_on(&mut conn).await;
+                    if conn.reusable {
+                        self.others.insert(shard, conn);
+                    }
+                }
+            }
+        }
         if !self.txn_open() && self.autocommit() {
             // No transaction: its savepoints are gone (also when a prepared or plain COMMIT
             // ended it).
@@ -204,11 +220,9 @@ impl Session {
                 let pending = std::mem::take(&mut self.unread_insert_id);
                 self.read_last_insert_id(&mut conn, &pending).await;
             }
-            self.autocommit_back_on(&mut conn).await;
             conn.state_key = key;
         }
         for (_, mut conn) in std::mem::take(&mut self.others) {
-            self.autocommit_back_on(&mut conn).await;
             conn.state_key = key;
         }
     }
@@ -216,7 +230,7 @@ impl Session {
     /// A connection that still runs with autocommit off after the session turned it on (it
     /// was synced before): synced now, or the pool would close it as unclean.
     async fn autocommit_back_on(&self, conn: &mut PooledConn) {
-        if conn.autocommit_off() && self.autocommit() && self.sync(conn).await.is_err() {
+        if conn.autocommit_off() && self.sync(conn).await.is_err() {
             conn.reusable = false;
         }
     }

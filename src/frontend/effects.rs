@@ -103,6 +103,42 @@ impl Session {
         }
     }
 
+    /// `SET @@name = …` without a scope keyword is not reported by MariaDB 10.11's session
+    /// tracking: the values are read back from the held connection and recorded like
+    /// reported ones (otherwise the connection would carry them to another session).
+    pub(super) async fn read_back_at_at(&mut self, sql: &[u8], out: &Outcome) {
+        if out.failed {
+            return;
+        }
+        let names: Vec<String> = crate::router::prescan::at_at_assignments(sql)
+            .into_iter()
+            .filter(|n| n != "autocommit" && !out.vars.iter().any(|(v, _)| v == n))
+            .collect();
+        let Some(mut conn) = self.backend.take().filter(|_| !names.is_empty()) else {
+            return;
+        };
+        let columns: Vec<String> = names.iter().map(|n| format!("@@session.{n}")).collect();
+        let query = format!("SELECT {}", columns.join(", "));
+        match conn.query_rows(&query).await {
+            Ok(crate::backend::query::QueryResult::Rows(r)) if r.rows.len() == 1 => {
+                let values = r.rows.into_iter().next().unwrap_or_default();
+                let changed: Vec<(String, String)> = names
+                    .into_iter()
+                    .zip(values)
+                    .map(|(n, v)| (n, v.unwrap_or_default()))
+                    .collect();
+                self.note_vars(&changed);
+                conn.vars = Arc::clone(&self.vars);
+            }
+            _ => {
+                // The variable stays on this connection: it stays with the session.
+                self.pins
+                    .pin("a session variable the proxy could not read back");
+            }
+        }
+        self.backend = Some(conn);
+    }
+
     /// Records what a statement that ran on the session's default-shard primary left behind:
     /// connection-bound state (pins) and the values of the session functions.
     pub(super) fn note_statement(&mut self, sql: &[u8], out: &Outcome) {

@@ -110,6 +110,7 @@ impl Session {
             } => {
                 let out = self.on_primary(payload, writes).await?;
                 self.note_statement(sql, &out);
+                self.read_back_at_at(sql, &out).await;
                 Ok(())
             }
             Plan::Single {

@@ -340,6 +340,9 @@ impl Session {
             if !out.vars.is_empty() {
                 conn.vars = Arc::clone(&self.vars);
             }
+            if !out.failed {
+                self.follow_autocommit_flag(out.status, &mut conn);
+            }
             if out.insert_id > 0 {
                 self.unread_insert_id.reported(out.insert_id);
             }

@@ -34,7 +34,7 @@ impl Session {
         self.backend
             .iter()
             .chain(self.others.values())
-            .any(|c| c.status & status::IN_TRANS != 0)
+            .any(|c| part_of_transaction(c))
     }
 
     /// The session's autocommit setting: the value the server last reported for it, or the
@@ -91,13 +91,13 @@ impl Session {
         let mut shards: Vec<usize> = self
             .others
             .iter()
-            .filter(|(_, c)| c.status & status::IN_TRANS != 0)
+            .filter(|(_, c)| part_of_transaction(c))
             .map(|(s, _)| *s)
             .collect();
         if self
             .backend
             .as_ref()
-            .is_some_and(|c| c.status & status::IN_TRANS != 0)
+            .is_some_and(|c| part_of_transaction(c))
         {
             shards.push(default);
         }
@@ -127,8 +127,14 @@ impl Session {
                 self.others.get(shard)
             };
             // Gone with its connection, or a failed statement ended it: rolled back.
-            let committed = held.is_some_and(|c| !c.last_failed);
+            let committed = held.is_some_and(|c| c.last_error.is_none());
             commit = Some(commit.unwrap_or(true) && committed);
+        }
+        // A deadlock rolls the whole transaction back on its server (also where autocommit
+        // is off and the status flags say nothing): every shard rolls back.
+        let mut held = self.backend.iter_mut().chain(self.others.values_mut());
+        if held.any(|c| c.last_error.take() == Some(ER_LOCK_DEADLOCK)) {
+            commit = Some(false);
         }
         if commit.is_none() && self.autocommit() && !before.autocommit {
             commit = Some(true);
@@ -139,6 +145,8 @@ impl Session {
         tracing::info!(
             conn = self.id,
             commit,
+            before = ?before.shards,
+            now = ?now,
             "the transaction ended on some shards: ending it on the others"
         );
         let snapshot = self.snapshot();
@@ -191,6 +199,9 @@ impl Session {
         Ok(())
     }
 }
+
+/// ER_LOCK_DEADLOCK: the server rolled the whole transaction back.
+const ER_LOCK_DEADLOCK: u16 = 1213;
 
 /// Must this connection take part in ending the session's transaction? It reports one open,
 /// or it runs with autocommit off (a read there opened one that a result set's status flags
@@ -265,5 +276,20 @@ impl Session {
             )));
         }
         Ok(())
+    }
+}
+
+impl Session {
+    /// MariaDB does not report `SET @@autocommit = 0` (no scope keyword) through session
+    /// tracking; the AUTOCOMMIT flag of every OK says it. The session's setting and the
+    /// connection's record follow the flag of a reply to the session's own statement.
+    pub(super) fn follow_autocommit_flag(&mut self, reply: u16, conn: &mut BackendConn) {
+        let flag_on = reply & status::AUTOCOMMIT != 0;
+        if flag_on == !conn.autocommit_off() {
+            return;
+        }
+        let value = if flag_on { "ON" } else { "OFF" };
+        self.note_vars(&[("autocommit".to_string(), value.to_string())]);
+        conn.vars = Arc::clone(&self.vars);
     }
 }

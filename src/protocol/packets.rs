@@ -373,3 +373,11 @@ mod tests {
         assert!(Ok::parse(&[0, 0xFE], true).is_err());
     }
 }
+
+/// The error code of an ERR packet; `None` for any other packet.
+pub fn err_code(p: &[u8]) -> Option<u16> {
+    match p {
+        [ERR_HEADER, lo, hi, ..] => Some(u16::from_le_bytes([*lo, *hi])),
+        _ => None,
+    }
+}

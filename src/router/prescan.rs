@@ -216,6 +216,42 @@ pub fn admin(sql: &[u8]) -> Option<Admin> {
     }
 }
 
+/// The session variables a `SET` statement assigns with `@@name`, `@@session.name` or
+/// `@@local.name` (MariaDB 10.11's session tracking does not report `@@name = …` without a
+/// scope keyword, so the proxy reads them back). Lower-cased; `@@global.` ones are skipped.
+pub fn at_at_assignments(sql: &[u8]) -> Vec<String> {
+    let s = skip_noise(sql);
+    if word(s).is_none_or(|(w, _)| !w.eq_ignore_ascii_case(b"SET")) {
+        return Vec::new();
+    }
+    let mut names = Vec::new();
+    let mut i = 0;
+    while let Some(at) = find(&s[i..], b"@@").map(|p| p + i) {
+        let mut rest = &s[at + 2..];
+        i = at + 2;
+        for scope in [&b"session."[..], b"local."] {
+            if rest.len() >= scope.len() && rest[..scope.len()].eq_ignore_ascii_case(scope) {
+                rest = &rest[scope.len()..];
+            }
+        }
+        let end = rest
+            .iter()
+            .position(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+            .unwrap_or(rest.len());
+        let (name, after) = rest.split_at(end);
+        let after = after.trim_ascii_start();
+        let assigns = after.starts_with(b"=") || after.starts_with(b":=");
+        if name.is_empty() || !assigns || name.eq_ignore_ascii_case(b"global") {
+            continue;
+        }
+        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
 /// The next run of letters/underscores after whitespace, and the text after it.
 pub(crate) fn word(s: &[u8]) -> Option<(&[u8], &[u8])> {
     let s = s.trim_ascii_start();
@@ -229,6 +265,20 @@ pub(crate) fn word(s: &[u8]) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_at_assignments_are_found() {
+        let names = |s: &str| at_at_assignments(s.as_bytes());
+        assert_eq!(names("SET @@sql_mode = ''"), vec!["sql_mode"]);
+        assert_eq!(
+            names("set @@SESSION.time_zone='+05:00', @@local.autocommit := 0"),
+            vec!["time_zone", "autocommit"]
+        );
+        assert!(names("SET @@global.sql_mode = ''").is_empty());
+        assert!(names("SELECT @@sql_mode = ''").is_empty());
+        assert!(names("SET sql_mode = @@global.sql_mode").is_empty());
+        assert!(names("SET @x = @@time_zone").is_empty());
+    }
 
     #[test]
     fn session_effects() {

@@ -87,9 +87,9 @@ pub struct BackendConn {
     /// the reply's end: a connection given back while it is set is closed, whatever future was
     /// cancelled in between (a reply left for the next session to read is another session's).
     pub reply_pending: bool,
-    /// The last reply read to its end was an ERR (a failed statement can end a transaction:
-    /// a deadlock rolls it back).
-    pub last_failed: bool,
+    /// The error code of the last reply read to its end, when it was an ERR (a failed
+    /// statement can end a transaction: a deadlock rolls it back).
+    pub last_error: Option<u16>,
     pub created: Instant,
     pub last_used: Instant,
     /// The server reports each commit's GTID in OK packets (MariaDB `last_gtid` tracking).
@@ -241,7 +241,7 @@ impl BackendConn {
             status: crate::protocol::packets::status::AUTOCOMMIT,
             reusable: true,
             reply_pending: false,
-            last_failed: false,
+            last_error: None,
             tracks_gtids: false,
             vars: Default::default(),
             last_insert_id: Some(0),
@@ -424,7 +424,7 @@ impl BackendConn {
         let (p, _) = result.inspect_err(|_| self.reusable = false)?;
         // One packet is the whole reply to these commands.
         self.reply_read();
-        self.last_failed = p.first() == Some(&ERR_HEADER);
+        self.last_error = packets::err_code(&p);
         match p.first().copied() {
             Some(ERR_HEADER) => Ok(Reply::Err(p.to_vec())),
             Some(OK_HEADER) => {

@@ -94,6 +94,9 @@ impl Session {
             if !out.vars.is_empty() {
                 conn.vars = Arc::clone(&self.vars);
             }
+            if !out.failed {
+                self.follow_autocommit_flag(out.status, &mut conn);
+            }
             if out.insert_id > 0 || self.wants_last_insert_id {
                 self.take_last_insert_id(&mut conn, out.insert_id).await;
             }
@@ -140,7 +143,11 @@ impl Session {
         if conn.status & status::IN_TRANS != 0 {
             return Ok(());
         }
-        if self.txn_open() || (!self.savepoints.is_empty() && !self.autocommit()) {
+        // Connections the current statement already took out (a write over several shards)
+        // are not in `backend`/`others`: the transaction as it stood before the command
+        // counts too.
+        let open = self.txn_open() || !self.txn_watch.shards.is_empty();
+        if open || (!self.savepoints.is_empty() && !self.autocommit()) {
             self.simple_on(conn, "BEGIN").await?;
             self.savepoints_on_join(conn).await?;
         }
