@@ -114,7 +114,10 @@ impl Session {
             .into_iter()
             .filter(|n| n != "autocommit" && !out.vars.iter().any(|(v, _)| v == n))
             .collect();
-        let Some(mut conn) = self.backend.take().filter(|_| !names.is_empty()) else {
+        if names.is_empty() {
+            return;
+        }
+        let Some(mut conn) = self.backend.take() else {
             return;
         };
         let columns: Vec<String> = names.iter().map(|n| format!("@@session.{n}")).collect();
