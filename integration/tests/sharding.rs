@@ -10,6 +10,7 @@ mod refusals;
 mod scatter;
 mod transactions;
 mod txn_endings;
+mod txn_scripts;
 
 use mysql::Conn;
 use mysql::prelude::Queryable;

@@ -3,9 +3,10 @@
 //! `XA COMMIT .. ONE PHASE` / `XA ROLLBACK` straight from IDLE; then a contents check.
 //!
 //! Each statement is tagged with the XA transaction's number; the xid is `'{db}-x<n>'`, so
-//! the reference and the proxy's shard s0 (the same server) never share an xid. From the first
-//! statement that makes the transaction touch a second shard on, the proxy may refuse (see
-//! `run_session`); before that it must answer exactly as one server does.
+//! the reference and the proxy's shard s0 (the same server) never share an xid. A client XA
+//! transaction lives on the schema's default shard (s0): from the first statement that makes
+//! it touch s1 on, the proxy may refuse (see `run_session`; XA on several shards needs atomic
+//! commit, a later issue); before that it must answer exactly as one server does.
 
 use super::gen_route::{self as route, Own, Route};
 use super::model::Model;
@@ -39,17 +40,17 @@ pub fn block(m: &mut Model) -> Vec<Stmt> {
             s.kind = Kind::XaWrite;
             s
         });
-        let spans = own.shards == [true, true];
-        out.push(s.in_xa(tag(spans)));
+        out.push(s.in_xa(tag(own.shards[1])));
     }
     while route == Route::TwoShards && own.shards != [true, true] {
         writes += 1;
         let mut s = route::write(m, &mut own, route, writes - 1, first);
         s.kind = Kind::XaWrite;
-        out.push(s.in_xa(tag(own.shards == [true, true])));
+        out.push(s.in_xa(tag(own.shards[1])));
     }
     let spans = own.shards == [true, true];
-    let xa = |kind: Kind, sql: String| Stmt::session(kind, &sql).in_xa(tag(spans));
+    let elsewhere = own.shards[1];
+    let xa = |kind: Kind, sql: String| Stmt::session(kind, &sql).in_xa(tag(elsewhere));
     out.push(xa(Kind::XaEnd, format!("XA END {xid}")));
     let ending = match m.rng.below(4) {
         0 => {

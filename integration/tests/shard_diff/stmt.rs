@@ -155,7 +155,7 @@ pub enum Ctl {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct XaTag {
     pub id: u32,
-    /// The XA transaction touches a second shard at or before this statement: the proxy
+    /// The XA transaction touches s1 (not the default shard) at or before this statement: the proxy
     /// may refuse it (1235 naming the limitation) if nothing happened.
     pub may_refuse: bool,
 }

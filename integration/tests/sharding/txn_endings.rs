@@ -12,7 +12,7 @@ use super::{app, backend, setup};
 use crate::harness::{Proxy, opts, sandbox};
 
 #[derive(Debug, Clone, Copy)]
-enum Start {
+pub(super) enum Start {
     Begin,
     StartTransaction,
     AutocommitOff,
@@ -51,7 +51,7 @@ fn statements_before(start: Start) -> &'static [&'static str] {
     }
 }
 
-fn connect(start: Start, proxy: Option<&Proxy>, db: &str) -> Conn {
+pub(super) fn connect(start: Start, proxy: Option<&Proxy>, db: &str) -> Conn {
     let base = match proxy {
         Some(p) => p.opts().user(Some("app")).pass(Some("app-pw")),
         None => opts(
@@ -133,7 +133,7 @@ fn run_case(mut c: Conn, start: Start, users: [i64; 2], end: End, base_id: i64) 
     answers
 }
 
-fn rows_direct(db: &str) -> Vec<(i64, i64, String)> {
+pub(super) fn rows_direct(db: &str) -> Vec<(i64, i64, String)> {
     let mut c = backend(&sandbox().s0_primary);
     c.query(format!(
         "SELECT id, user_id, status FROM {db}.orders ORDER BY id"
@@ -141,7 +141,7 @@ fn rows_direct(db: &str) -> Vec<(i64, i64, String)> {
     .expect("reference rows")
 }
 
-fn rows_sharded(db: &str) -> Vec<(i64, i64, String)> {
+pub(super) fn rows_sharded(db: &str) -> Vec<(i64, i64, String)> {
     let sb = sandbox();
     let mut all = Vec::new();
     for (addr, slots) in [(&sb.s0_primary, [0, 1]), (&sb.s1_primary, [2, 3])] {

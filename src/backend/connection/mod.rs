@@ -412,9 +412,13 @@ impl BackendConn {
         if !in_trans && !self.autocommit_off() {
             return Ok(());
         }
-        self.simple_command(&[crate::protocol::command::COM_PING])
-            .await
-            .map(|_| ())
+        let error = self.last_error;
+        let pinged = self
+            .simple_command(&[crate::protocol::command::COM_PING])
+            .await;
+        // The statement's error, not the ping's answer, is what the session looks at.
+        self.last_error = error;
+        pinged.map(|_| ())
     }
 
     /// Runs one of the proxy's own commands that answers with OK (or EOF) or ERR.
