@@ -285,7 +285,7 @@ impl Session {
     /// connection's record follow the flag of a reply to the session's own statement.
     pub(super) fn follow_autocommit_flag(&mut self, reply: u16, conn: &mut BackendConn) {
         let flag_on = reply & status::AUTOCOMMIT != 0;
-        if flag_on == !conn.autocommit_off() {
+        if flag_on != conn.autocommit_off() {
             return;
         }
         let value = if flag_on { "ON" } else { "OFF" };

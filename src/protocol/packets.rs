@@ -293,6 +293,14 @@ pub fn terminator_fields(
     }
 }
 
+/// The error code of an ERR packet; `None` for any other packet.
+pub fn err_code(p: &[u8]) -> Option<u16> {
+    match p {
+        [ERR_HEADER, lo, hi, ..] => Some(u16::from_le_bytes([*lo, *hi])),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,13 +379,5 @@ mod tests {
         assert!(Reader::new(&[]).u8().is_err());
         assert!(Reader::new(b"abc").null_terminated().is_err());
         assert!(Ok::parse(&[0, 0xFE], true).is_err());
-    }
-}
-
-/// The error code of an ERR packet; `None` for any other packet.
-pub fn err_code(p: &[u8]) -> Option<u16> {
-    match p {
-        [ERR_HEADER, lo, hi, ..] => Some(u16::from_le_bytes([*lo, *hi])),
-        _ => None,
     }
 }

@@ -14,7 +14,7 @@ use crate::harness::{Proxy, opts, sandbox};
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Start {
     Begin,
-    StartTransaction,
+    Transaction,
     AutocommitOff,
     AutocommitOffThenBegin,
     DriverAutocommitOff,
@@ -45,7 +45,7 @@ const PLACEMENTS: [(&str, [i64; 2]); 3] = [
 fn statements_before(start: Start) -> &'static [&'static str] {
     match start {
         Start::Begin => &["BEGIN"],
-        Start::StartTransaction => &["START TRANSACTION"],
+        Start::Transaction => &["START TRANSACTION"],
         Start::AutocommitOff | Start::DriverAutocommitOff => &[],
         Start::AutocommitOffThenBegin => &["BEGIN"],
     }
@@ -174,7 +174,7 @@ fn every_way_to_end_a_transaction_matches_one_server() {
     .expect("ref orders");
     let starts = [
         Start::Begin,
-        Start::StartTransaction,
+        Start::Transaction,
         Start::AutocommitOff,
         Start::AutocommitOffThenBegin,
         Start::DriverAutocommitOff,
