@@ -11,6 +11,7 @@ use mysql_common::collations::{Collation, CollationId};
 
 use super::FrontendError;
 use super::session::Session;
+use super::sharded::Joining;
 use crate::backend::connection::Reply;
 use crate::backend::pool::{LIVENESS_CHECK_AFTER, PooledConn};
 use crate::backend::vars;
@@ -25,7 +26,7 @@ impl Session {
         if let Some(mut conn) = self.backend.take() {
             if conn.last_used.elapsed() < LIVENESS_CHECK_AFTER || !conn.closed_while_idle() {
                 let ready = match self.sync_held_last_insert_id(&mut conn).await {
-                    Ok(()) => self.join_transaction(&mut conn).await,
+                    Ok(()) => self.join_transaction(&mut conn, Joining::Held).await,
                     Err(e) => Err(e),
                 };
                 if let Err(e) = ready {
@@ -67,7 +68,7 @@ impl Session {
         self.sync(&mut conn).await?;
         // The transaction may be open on other shards only (a schema whose default shard is
         // another one began it there): this connection joins it.
-        self.join_transaction(&mut conn).await?;
+        self.join_transaction(&mut conn, Joining::Borrowed).await?;
         Ok(conn)
     }
 

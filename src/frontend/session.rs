@@ -173,10 +173,7 @@ impl Session {
             self.route = "proxy";
             self.checkout_wait = std::time::Duration::ZERO;
             let started = Instant::now();
-            self.txn_watch = super::transaction::TxnWatch {
-                shards: self.shards_in_transaction(),
-                autocommit: self.autocommit(),
-            };
+            self.txn_watch = self.watch_transaction();
             let result = self.dispatch(&payload).await;
             self.follow_transaction_end().await;
             self.log_if_slow(&payload, started.elapsed());

@@ -20,6 +20,8 @@ use crate::runtime::Snapshot;
 #[derive(Debug, Default)]
 pub(super) struct TxnWatch {
     pub shards: Vec<usize>,
+    /// The ids of the connections holding it.
+    pub conns: Vec<u64>,
     pub autocommit: bool,
 }
 
@@ -83,6 +85,21 @@ impl Session {
     /// Another shard's connection is inside the session's transaction.
     pub(super) fn others_in_transaction(&self) -> bool {
         self.others.values().any(|c| part_of_transaction(c))
+    }
+
+    /// The transaction as it stands before a command.
+    pub(super) fn watch_transaction(&self) -> TxnWatch {
+        TxnWatch {
+            shards: self.shards_in_transaction(),
+            conns: self
+                .backend
+                .iter()
+                .chain(self.others.values())
+                .filter(|c| part_of_transaction(c))
+                .map(|c| c.id)
+                .collect(),
+            autocommit: self.autocommit(),
+        }
     }
 
     /// The shards whose connection the session holds inside a transaction.

@@ -24,6 +24,16 @@ use crate::router::Role;
 use crate::router::shard::plan::{ShardedKind, ShardedPlan};
 use crate::runtime::Snapshot;
 
+/// Where a connection that may join the session's transaction comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(in crate::frontend) enum Joining {
+    /// The session held it already: it is part of the transaction unless it reports none
+    /// with autocommit on.
+    Held,
+    /// Borrowed from the pool for this statement: it has none of the session's transaction.
+    Borrowed,
+}
+
 impl Session {
     pub(super) async fn run_sharded(
         &mut self,
@@ -119,16 +129,18 @@ impl Session {
         shard: usize,
     ) -> Result<PooledConn, FrontendError> {
         self.check_xa(snapshot.registry.default_shard, [shard], &[])?;
-        let mut conn = match self.others.remove(&shard) {
-            Some(conn) => conn,
+        let (mut conn, joining) = match self.others.remove(&shard) {
+            Some(conn) => (conn, Joining::Held),
             None => {
                 let pool = Arc::clone(&snapshot.registry.shards[shard].primary);
-                pool.checkout_preferring(self.flavour(), self.state_key())
-                    .await?
+                let conn = pool
+                    .checkout_preferring(self.flavour(), self.state_key())
+                    .await?;
+                (conn, Joining::Borrowed)
             }
         };
         self.sync(&mut conn).await?;
-        self.join_transaction(&mut conn).await?;
+        self.join_transaction(&mut conn, joining).await?;
         Ok(conn)
     }
 
@@ -139,15 +151,27 @@ impl Session {
     pub(in crate::frontend) async fn join_transaction(
         &self,
         conn: &mut PooledConn,
+        joining: Joining,
     ) -> Result<(), FrontendError> {
         if conn.status & status::IN_TRANS != 0 {
             return Ok(());
         }
+        if joining == Joining::Held && conn.autocommit_off() {
+            // Already part of the transaction (MariaDB's IN_TRANS says nothing there).
+            return Ok(());
+        }
         // Connections the current statement already took out (a write over several shards)
         // are not in `backend`/`others`: the transaction as it stood before the command
-        // counts too.
-        let open = self.txn_open() || !self.txn_watch.shards.is_empty();
-        if open || (!self.savepoints.is_empty() && !self.autocommit()) {
+        // counts too — on other connections than this one.
+        let mine = conn.id;
+        let elsewhere = self
+            .backend
+            .iter()
+            .chain(self.others.values())
+            .any(|c| c.id != mine && crate::frontend::transaction::part_of_transaction(c));
+        let open = elsewhere || self.txn_watch.conns.iter().any(|id| *id != mine);
+        let fresh_savepoints = joining == Joining::Borrowed && !self.savepoints.is_empty();
+        if open || (fresh_savepoints && !self.autocommit()) {
             self.simple_on(conn, "BEGIN").await?;
             self.savepoints_on_join(conn).await?;
         }
