@@ -101,17 +101,21 @@ impl Session {
     ) -> Result<Vec<(usize, PooledConn)>, FrontendError> {
         let conn = self.checkout().await?;
         let mut conns = vec![(snapshot.registry.default_shard, conn)];
+        conns.extend(self.take_others_in_transaction());
+        Ok(conns)
+    }
+
+    /// The other shards' connections inside the transaction, taken out of `others`.
+    fn take_others_in_transaction(&mut self) -> Vec<(usize, PooledConn)> {
         let busy: Vec<usize> = self
             .others
             .iter()
             .filter(|(_, c)| part_of_transaction(c))
             .map(|(s, _)| *s)
             .collect();
-        conns.extend(
-            busy.iter()
-                .filter_map(|s| self.others.remove(s).map(|c| (*s, c))),
-        );
-        Ok(conns)
+        busy.iter()
+            .filter_map(|s| self.others.remove(s).map(|c| (*s, c)))
+            .collect()
     }
 
     /// Puts back the connections of `transaction_conns`, takes the default shard's status,
@@ -149,16 +153,7 @@ impl Session {
         if let Some(conn) = self.backend.take() {
             conns.push((default, conn));
         }
-        let busy: Vec<usize> = self
-            .others
-            .iter()
-            .filter(|(_, c)| part_of_transaction(c))
-            .map(|(s, _)| *s)
-            .collect();
-        conns.extend(
-            busy.iter()
-                .filter_map(|s| self.others.remove(s).map(|c| (*s, c))),
-        );
+        conns.extend(self.take_others_in_transaction());
         let result = if commit {
             self.commit_all(&mut conns, "COMMIT").await
         } else {
