@@ -42,7 +42,8 @@ impl Session {
             return Ok(());
         }
         self.transaction_rules(sql, &plan, &snapshot).await?;
-        if prescan::ends_transaction(sql).is_some() {
+        let ends = prescan::ends_transaction(sql);
+        if ends.is_some() {
             // Gone with the transaction, wherever the statement runs.
             self.savepoints.clear();
         }
@@ -52,7 +53,7 @@ impl Session {
             return done;
         }
         if !self.others.is_empty()
-            && let Some(commit) = prescan::ends_transaction(sql)
+            && let Some(commit) = ends
             && let Some(done) = self.end_transaction(&snapshot, payload, commit).await
         {
             return done;

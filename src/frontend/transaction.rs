@@ -199,14 +199,9 @@ impl Session {
     /// XA START (or BEGIN) while the session's transaction already spans shards would leave
     /// the other shards' part outside the XA transaction: refused.
     pub(super) fn check_xa_start(&self, sql: &[u8]) -> Result<(), FrontendError> {
-        let mut words = sql
-            .split(|b| b.is_ascii_whitespace())
-            .filter(|w| !w.is_empty());
-        let is_xa_start = words.next().is_some_and(|w| w.eq_ignore_ascii_case(b"XA"))
-            && words.next().is_some_and(|w| {
-                w.eq_ignore_ascii_case(b"START") || w.eq_ignore_ascii_case(b"BEGIN")
-            });
-        if is_xa_start && self.others_in_transaction() {
+        // The pins' own scan knows XA START (comments, hints and all); it runs only while
+        // the transaction spans shards.
+        if self.others_in_transaction() && super::pins::scan(sql).xa_start {
             return Err(FrontendError::Sharding(ShardError::unsupported(
                 &[],
                 "XA START while the transaction has written on several shards (end the \

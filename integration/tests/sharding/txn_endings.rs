@@ -159,9 +159,8 @@ pub(super) fn rows_sharded(db: &str) -> Vec<(i64, i64, String)> {
     all
 }
 
-#[test]
-fn every_way_to_end_a_transaction_matches_one_server() {
-    let (proxy, mut s0, mut s1, db) = setup();
+/// A plain schema `{db}_ref` on s0 with one unsharded `orders` table: one server's answer.
+pub(super) fn reference_schema(s0: &mut Conn, db: &str) -> String {
     let ref_db = format!("{db}_ref");
     s0.query_drop(format!("DROP DATABASE IF EXISTS {ref_db}"))
         .expect("drop ref");
@@ -172,6 +171,13 @@ fn every_way_to_end_a_transaction_matches_one_server() {
          amount DECIMAL(10,2) NOT NULL, status VARCHAR(16) NOT NULL)"
     ))
     .expect("ref orders");
+    ref_db
+}
+
+#[test]
+fn every_way_to_end_a_transaction_matches_one_server() {
+    let (proxy, mut s0, mut s1, db) = setup();
+    let ref_db = reference_schema(&mut s0, &db);
     let starts = [
         Start::Begin,
         Start::Transaction,

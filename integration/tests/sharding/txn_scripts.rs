@@ -6,7 +6,7 @@
 use mysql::Conn;
 use mysql::prelude::Queryable;
 
-use super::txn_endings::{Start, connect, rows_direct, rows_sharded};
+use super::txn_endings::{Start, connect, reference_schema, rows_direct, rows_sharded};
 use super::{app, backend, setup};
 use crate::harness::sandbox;
 
@@ -122,14 +122,7 @@ fn answer(c: &mut Conn, sql: &str) -> u16 {
 #[test]
 fn transactions_end_where_one_server_ends_them() {
     let (proxy, mut s0, _, db) = setup();
-    let ref_db = format!("{db}_ref");
-    s0.query_drop(format!("CREATE DATABASE {ref_db}"))
-        .expect("ref db");
-    s0.query_drop(format!(
-        "CREATE TABLE {ref_db}.orders (id BIGINT PRIMARY KEY, user_id BIGINT NOT NULL, \
-         amount DECIMAL(10,2) NOT NULL, status VARCHAR(16) NOT NULL)"
-    ))
-    .expect("ref orders");
+    let ref_db = reference_schema(&mut s0, &db);
     for (i, script) in SCRIPTS.iter().enumerate() {
         let base_id = 5000 + 100 * i as i64;
         let mut p = connect(Start::Begin, Some(&proxy), &db);
