@@ -82,6 +82,14 @@ const SCRIPTS: &[&[&str]] = &[
         "ROLLBACK",
     ],
     &[
+        "BEGIN",
+        "I 1",
+        "I 2",
+        "!/* c */ XA START 'sg-x'",
+        "I 3",
+        "ROLLBACK",
+    ],
+    &[
         "START TRANSACTION",
         "I 2",
         "I 3",
